@@ -1,0 +1,155 @@
+"""Raster and table I/O with atomic writes.
+
+Every writer goes to a temporary file in the destination folder and renames it
+into place only when complete, so a failed step leaves no half-written output.
+Rasters are written as Cloud-Optimized GeoTIFFs: dask blocks are streamed into a
+tiled GeoTIFF (bounded memory), then rio-cogeo/GDAL builds the COG layout and
+overviews. No timestamps are written, so the same data give the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+
+from pipeline.errors import InputDataError
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, suffix: str | None = None):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = suffix if suffix is not None else "".join(path.suffixes) or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def open_raster(
+    path: str | os.PathLike,
+    *,
+    chunks: int | dict | None = None,
+    name: str | None = None,
+    masked: bool = True,
+) -> xr.DataArray:
+    """Open a raster lazily as a DataArray (``band`` squeezed if single-band).
+
+    With ``masked=True`` nodata becomes NaN (float). ``attrs["units"]`` is
+    restored from the file's ``units`` tag when present.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"raster file not found: {path}")
+    try:
+        da = xr.open_dataarray(
+            path, engine="rasterio", chunks=chunks, mask_and_scale=masked, lock=False
+        ) if chunks is not None else xr.open_dataarray(path, engine="rasterio", mask_and_scale=masked)
+    except Exception as exc:  # rasterio raises several types for unreadable files
+        raise InputDataError(f"cannot read raster {path}: {exc}") from exc
+    if "band" in da.dims and da.sizes["band"] == 1:
+        da = da.squeeze("band", drop=True)
+    with rasterio.open(path) as src:
+        tags = src.tags()
+        descriptions = src.descriptions
+    if "units" in tags:
+        da.attrs["units"] = tags["units"]
+    if "band" in da.dims and all(descriptions):
+        da = da.assign_coords(band=list(descriptions))
+    da.name = name or path.stem
+    da.encoding["source"] = str(path)
+    return da
+
+
+def write_cog(
+    da: xr.DataArray,
+    path: str | os.PathLike,
+    *,
+    nodata: float | int | None = None,
+    dtype: str | np.dtype | None = None,
+    tags: dict | None = None,
+    band_names: list[str] | None = None,
+    blocksize: int = 512,
+) -> Path:
+    """Write a (y, x) or (band, y, x) DataArray as a Cloud-Optimized GeoTIFF, atomically.
+
+    NaN is written as ``nodata`` (default: NaN for floats). ``attrs["units"]``
+    and ``tags`` go into the GDAL metadata.
+    """
+    from rio_cogeo.cogeo import cog_translate
+    from rio_cogeo.profiles import cog_profiles
+
+    path = Path(path)
+    dtype = np.dtype(dtype or da.dtype)
+    if nodata is None and np.issubdtype(dtype, np.floating):
+        nodata = np.nan
+    out = da
+    if np.issubdtype(dtype, np.integer) and np.issubdtype(da.dtype, np.floating):
+        out = da.fillna(nodata if nodata is not None else 0)
+    out = out.astype(dtype)
+    if nodata is not None:
+        out = out.rio.write_nodata(nodata, encoded=False)
+    all_tags = {k: str(v) for k, v in (tags or {}).items()}
+    if "units" in da.attrs:
+        all_tags.setdefault("units", str(da.attrs["units"]))
+    out.attrs = {}
+    if "band" in out.dims and band_names is None and out["band"].dtype.kind in "US":
+        band_names = [str(b) for b in out["band"].values]
+
+    with atomic_path(path) as final_tmp, atomic_path(path.with_suffix(".stage.tif")) as stage:
+        out.rio.to_raster(
+            stage,
+            driver="GTiff",
+            tiled=True,
+            blockxsize=blocksize,
+            blockysize=blocksize,
+            compress="deflate",
+            lock=threading.Lock(),
+            compute=True,
+        )
+        with rasterio.open(stage, "r+") as dst:
+            dst.update_tags(**all_tags)
+            if band_names:
+                for i, b in enumerate(band_names, start=1):
+                    dst.set_band_description(i, b)
+        profile = cog_profiles.get("deflate")
+        profile.update(blockxsize=blocksize, blockysize=blocksize, predictor=2 if dtype.kind in "iu" else 3)
+        cog_translate(
+            stage, final_tmp, profile, in_memory=False, quiet=True, overview_resampling="nearest",
+            use_cog_driver=False, additional_cog_metadata=all_tags,
+        )
+    return path
+
+
+def write_csv(df, path: str | os.PathLike, **kwargs) -> Path:
+    """Write a pandas DataFrame to CSV (UTF-8 with BOM, so Excel shows Chinese), atomically."""
+    path = Path(path)
+    kwargs.setdefault("index", False)
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, encoding="utf-8-sig", lineterminator="\n", **kwargs)
+    return path
+
+
+def write_text(text: str, path: str | os.PathLike) -> Path:
+    """Write UTF-8 text atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
