@@ -146,14 +146,24 @@ def check_same_grid(**arrays: xr.DataArray) -> None:
             )
         for dim in ("y", "x"):
             if dim in ref.coords and dim in da.coords:
-                if not np.allclose(ref[dim].values, da[dim].values, rtol=0, atol=1e-6 * abs(
-                    float(ref[dim].values[1] - ref[dim].values[0]) if ref[dim].size > 1 else 1.0
-                )):
+                if not np.allclose(
+                    ref[dim].values,
+                    da[dim].values,
+                    rtol=0,
+                    atol=1e-6
+                    * abs(
+                        float(ref[dim].values[1] - ref[dim].values[0]) if ref[dim].size > 1 else 1.0
+                    ),
+                ):
                     raise GridError(
                         f"{name!r} and {ref_name!r} have different {dim} coordinates: "
                         "inputs must be on the same grid (align them first)"
                     )
         crs_a = ref.rio.crs if hasattr(ref, "rio") else None
         crs_b = da.rio.crs if hasattr(da, "rio") else None
-        if crs_a is not None and crs_b is not None and CRS.from_user_input(crs_a) != CRS.from_user_input(crs_b):
+        if (
+            crs_a is not None
+            and crs_b is not None
+            and CRS.from_user_input(crs_a) != CRS.from_user_input(crs_b)
+        ):
             raise GridError(f"{name!r} is in {crs_b} but {ref_name!r} is in {crs_a}")

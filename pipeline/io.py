@@ -22,6 +22,7 @@ import xarray as xr
 
 from pipeline.errors import InputDataError
 
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, suffix: str | None = None):
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -59,9 +60,13 @@ def open_raster(
     if not path.exists():
         raise InputDataError(f"raster file not found: {path}")
     try:
-        da = xr.open_dataarray(
-            path, engine="rasterio", chunks=chunks, mask_and_scale=masked, lock=False
-        ) if chunks is not None else xr.open_dataarray(path, engine="rasterio", mask_and_scale=masked)
+        da = (
+            xr.open_dataarray(
+                path, engine="rasterio", chunks=chunks, mask_and_scale=masked, lock=False
+            )
+            if chunks is not None
+            else xr.open_dataarray(path, engine="rasterio", mask_and_scale=masked)
+        )
     except Exception as exc:  # rasterio raises several types for unreadable files
         raise InputDataError(f"cannot read raster {path}: {exc}") from exc
     if "band" in da.dims and da.sizes["band"] == 1:
@@ -130,10 +135,18 @@ def write_cog(
                 for i, b in enumerate(band_names, start=1):
                     dst.set_band_description(i, b)
         profile = cog_profiles.get("deflate")
-        profile.update(blockxsize=blocksize, blockysize=blocksize, predictor=2 if dtype.kind in "iu" else 3)
+        profile.update(
+            blockxsize=blocksize, blockysize=blocksize, predictor=2 if dtype.kind in "iu" else 3
+        )
         cog_translate(
-            stage, final_tmp, profile, in_memory=False, quiet=True, overview_resampling="nearest",
-            use_cog_driver=False, additional_cog_metadata=all_tags,
+            stage,
+            final_tmp,
+            profile,
+            in_memory=False,
+            quiet=True,
+            overview_resampling="nearest",
+            use_cog_driver=False,
+            additional_cog_metadata=all_tags,
         )
     return path
 
