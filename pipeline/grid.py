@@ -67,6 +67,37 @@ class AnalysisGrid:
             raise GridError(f"array {da.name!r} has no CRS")
         return cls(CRS.from_user_input(crs), da.rio.transform(), da.rio.height, da.rio.width)
 
+    @classmethod
+    def from_json(cls, path) -> AnalysisGrid:
+        """Read a grid written by :meth:`to_json` (``grid.json`` of the inputs contract)."""
+        import json
+        from pathlib import Path
+
+        try:
+            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls(
+                CRS.from_wkt(doc["crs_wkt"]),
+                Affine(*doc["transform"][:6]),
+                int(doc["height"]),
+                int(doc["width"]),
+            )
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise GridError(f"cannot read analysis grid from {path}: {exc}") from exc
+
+    def to_json(self, path) -> None:
+        """Write ``grid.json`` (crs_wkt, transform a–f, height, width), atomically."""
+        import json
+
+        from pipeline.io import write_text
+
+        doc = {
+            "crs_wkt": self.crs.to_wkt(),
+            "transform": list(self.transform)[:6],
+            "height": self.height,
+            "width": self.width,
+        }
+        write_text(json.dumps(doc, indent=2) + "\n", path)
+
     # ------------------------------------------------------------ properties
     @property
     def shape(self) -> tuple[int, int]:

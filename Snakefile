@@ -1,0 +1,35 @@
+# Shuibao (水保): district soil-erosion assessment.
+#   snakemake --cores 2 --configfile configs/demo.yaml
+# Rules live in pipeline/rules/*.smk; the work is done by pipeline.stages (importable, testable).
+
+from pipeline.config import validate_config
+
+
+# Without --configfile, run the embedded demo district.
+if not config:
+
+    configfile: "configs/demo.yaml"
+
+
+
+# Validate at parse time against configs/schema.yaml; fills defaults; a bad key fails here.
+config.update(validate_config(config))
+
+
+include: "pipeline/rules/common.smk"
+include: "pipeline/rules/inputs.smk"
+include: "pipeline/rules/factors.smk"
+include: "pipeline/rules/soil_loss.smk"
+include: "pipeline/rules/statistics.smk"
+include: "pipeline/rules/ml.smk"
+include: "pipeline/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),
+
+
+onsuccess:
+    print_report_locations()

@@ -1,0 +1,134 @@
+"""Configuration: load, validate against configs/schema.yaml, fill defaults.
+
+Validation uses jsonschema (Draft 2020-12) with a validator extended to insert
+each property's ``default`` (the pattern from the jsonschema FAQ), so a
+notebook and the Snakefile see the same, complete configuration. Errors name
+the key path and the offending value.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft202012Validator, validators
+
+from pipeline.errors import ConfigError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "configs" / "schema.yaml"
+
+
+def _extend_with_defaults(validator_class):
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultFillingValidator = _extend_with_defaults(Draft202012Validator)
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def _key_path(error) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _describe(error, schema: dict) -> str:
+    key = _key_path(error)
+    sub = error.schema if isinstance(error.schema, dict) else {}
+    desc = sub.get("description", "")
+    hint = f" — {desc.strip()}" if desc else ""
+    if error.validator == "additionalProperties":
+        return (
+            f"config key '{key}': {error.message} (check the spelling against configs/schema.yaml)"
+        )
+    if error.validator == "required":
+        return f"config key '{key}': {error.message}"
+    return f"config key '{key}': value {error.instance!r} is invalid: {error.message}{hint}"
+
+
+def validate_config(config: Mapping, *, schema: dict | None = None) -> dict:
+    """Validate a configuration mapping and return a copy with defaults filled.
+
+    Raises ConfigError naming the first offending key (all errors are listed).
+    """
+    schema = schema or load_schema()
+    # Defaults are inserted by a first pass; a second, plain pass reports errors
+    # on the completed document.
+    filled = copy.deepcopy(dict(config))
+    for _ in _DefaultFillingValidator(schema).iter_errors(filled):
+        pass
+    errors = sorted(Draft202012Validator(schema).iter_errors(filled), key=lambda e: list(e.path))
+    if errors:
+        messages = [_describe(e, schema) for e in errors]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(messages))
+    _semantic_checks(filled)
+    return filled
+
+
+def _semantic_checks(cfg: dict) -> None:
+    from pipeline import landcover
+
+    known = set(landcover.CODE_BY_KEY)
+    for section, key in (
+        ("cover", "table"),
+        ("support", "table"),
+        ("csle", "engineering_table"),
+        ("csle", "tillage_table"),
+    ):
+        table = cfg.get(section, {}).get(key, {})
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ConfigError(
+                f"config key '{section}.{key}': unknown land-cover key(s) {unknown}; "
+                f"expected keys from {sorted(known)}"
+            )
+    breaks = cfg.get("classification", {}).get("breaks_t_ha_yr")
+    if breaks is not None and any(b >= c for b, c in zip(breaks, breaks[1:], strict=False)):
+        raise ConfigError(
+            f"config key 'classification.breaks_t_ha_yr': {breaks} must be strictly ascending"
+        )
+    lo, hi = cfg.get("cover", {}).get("endmember_percentiles", [5.0, 95.0])
+    if not lo < hi:
+        raise ConfigError(
+            f"config key 'cover.endmember_percentiles': {[lo, hi]} must be [low, high] with low < high"
+        )
+
+
+def load_config(path: str | Path) -> dict:
+    """Read a YAML configuration file, validate it and fill defaults."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"configuration file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"configuration file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"configuration file {path} must hold a mapping of keys")
+    try:
+        return validate_config(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def config_hash(section) -> str:
+    """Stable short hash of a configuration section (for provenance tags)."""
+    blob = json.dumps(section, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]

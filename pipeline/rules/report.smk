@@ -1,0 +1,30 @@
+# Report: bulletin sentences, tables (CSV/XLSX), maps, charts and one self-contained HTML file.
+
+rule report:
+    input:
+        unpack(report_inputs),
+    output:
+        html=os.path.join(OUT, "{year}", "report.html"),
+        bulletin_zh=os.path.join(OUT, "{year}", "bulletin_zh.md"),
+        bulletin_en=os.path.join(OUT, "{year}", "bulletin_en.md"),
+        xlsx=os.path.join(OUT, "{year}", "tables", "tables.xlsx"),
+        figures=[
+            report(
+                os.path.join(OUT, "{year}", "maps", f"{name}.png"),
+                caption=f"../report/captions/{name.split('_')[0] if name.startswith('factor_') else name}.rst",
+                category="{year}",
+            )
+            for name in FIGURES
+        ],
+    params:
+        district_name=config["district_name"],
+        district_name_en=config["district_name_en"],
+        languages=config["report"]["languages"],
+        model=MODEL,
+        classification=config["classification"],
+    log:
+        os.path.join(LOGS, "{year}", "report.log"),
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/report.py"

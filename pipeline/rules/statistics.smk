@@ -1,0 +1,37 @@
+# Class areas (true hectares) by district, township and small watershed; change between years.
+
+
+rule statistics:
+    input:
+        intensity=os.path.join(OUT, "{year}", "intensity.tif"),
+        townships=os.path.join(RES, "townships.gpkg"),
+        watersheds=os.path.join(RES, "watersheds.gpkg"),
+    output:
+        classes=os.path.join(OUT, "{year}", "tables", "class_areas.csv"),
+        summary=os.path.join(OUT, "{year}", "tables", "summary.json"),
+        townships=os.path.join(OUT, "{year}", "tables", "zones_township.csv"),
+        watersheds=os.path.join(OUT, "{year}", "tables", "zones_watershed.csv"),
+    log:
+        os.path.join(LOGS, "{year}", "statistics.log"),
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/statistics.py"
+
+
+rule change:
+    input:
+        y0=os.path.join(OUT, "{y0}", "intensity.tif"),
+        y1=os.path.join(OUT, "{y1}", "intensity.tif"),
+    output:
+        matrix=os.path.join(OUT, "change_{y0}_{y1}", "change_matrix.csv"),
+        summary=os.path.join(OUT, "change_{y0}_{y1}", "change_summary.json"),
+    wildcard_constraints:
+        y0=r"\d{4}",
+        y1=r"\d{4}",
+    log:
+        os.path.join(LOGS, "change_{y0}_{y1}.log"),
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/change.py"

@@ -1,0 +1,14 @@
+# Snakemake script for rule `factor_e_t` (CSLE).
+from pipeline.stages.common import run_from_snakemake
+from pipeline.stages.factors import make_e_t
+
+smk = snakemake  # noqa: F821
+run_from_snakemake(
+    smk,
+    make_e_t,
+    landcover_path=smk.input.landcover,
+    out_e=smk.output.e,
+    out_t=smk.output.t,
+    csle=smk.params.csle,
+    compute=smk.config["compute"],
+)

@@ -1,0 +1,13 @@
+# Snakemake script for rule `factor_p`.
+from pipeline.stages.common import run_from_snakemake
+from pipeline.stages.factors import make_p
+
+smk = snakemake  # noqa: F821
+run_from_snakemake(
+    smk,
+    make_p,
+    landcover_path=smk.input.landcover,
+    out_p=smk.output.p,
+    support=smk.params.support,
+    compute=smk.config["compute"],
+)

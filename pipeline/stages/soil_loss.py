@@ -1,0 +1,78 @@
+"""Stage: soil loss A (t·ha⁻¹·a⁻¹) and SL 190-2007 intensity classes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import geopandas as gpd
+
+from pipeline import classify, landcover
+from pipeline.errors import InputDataError
+from pipeline.io import open_raster, write_cog
+from pipeline.stages.common import aoi_mask, chunks_2d, provenance
+
+log = logging.getLogger("shuibao.soil_loss")
+
+
+def read_aoi(aoi_path, crs) -> gpd.GeoDataFrame:
+    aoi = gpd.read_file(aoi_path)
+    if aoi.empty:
+        raise InputDataError(f"{aoi_path}: the AOI layer has no polygon")
+    if aoi.crs is None:
+        raise InputDataError(f"{aoi_path}: the AOI layer has no CRS")
+    return aoi.to_crs(crs)
+
+
+def make_soil_loss(
+    *,
+    factors: Mapping[str, str],
+    landcover_path,
+    aoi_path,
+    out_soil_loss,
+    out_intensity,
+    model: str,
+    classification: Mapping,
+    compute: Mapping | None = None,
+) -> None:
+    """A = R·K·LS·C·P (rusle) or R·K·L·S·B·E·T (csle), masked to the AOI, and its classes."""
+    from pipeline.factors import soil_loss as sl
+
+    ch = chunks_2d(compute)
+    f = {name: open_raster(path, chunks=ch) for name, path in factors.items()}
+    if model == "csle":
+        from pipeline.factors import csle
+
+        lc = open_raster(landcover_path, chunks=ch)
+        a = csle.soil_loss_csle(
+            r=f["R"],
+            k=f["K"],
+            l=f["L"],
+            s=f["S"],
+            b=f["B"],
+            e=f["E"],
+            t=f["T"],
+            landcover=lc,
+            cropland_codes=landcover.CROPLAND_CODES,
+        )
+    else:
+        a = sl.soil_loss_rusle(r=f["R"], k=f["K"], ls=f["LS"], c=f["C"], p=f["P"])
+    template = f["R"]
+    aoi = read_aoi(aoi_path, template.rio.crs)
+    inside = aoi_mask(aoi.geometry, template)
+    a = a.where(inside)
+    a = a.rio.write_crs(template.rio.crs).rio.write_transform(template.rio.transform())
+    a.name = "soil_loss_t_ha_yr"
+    a.attrs["units"] = "t ha-1 a-1"
+    region = classification.get("region", "south_red_soil")
+    breaks = classification.get("breaks_t_ha_yr") or classify.class_breaks(region)
+    intensity = classify.classify_intensity(a, breaks=tuple(breaks))
+    intensity = intensity.rio.write_crs(template.rio.crs).rio.write_transform(
+        template.rio.transform()
+    )
+    tags = provenance("soil_loss", model=model, classification=classification)
+    write_cog(a.astype("float32"), out_soil_loss, tags=tags)
+    tags["class_breaks_t_ha_yr"] = ",".join(f"{b:g}" for b in breaks)
+    tags["class_convention"] = "lower <= A < upper"
+    write_cog(intensity, out_intensity, dtype="uint8", nodata=classify.NODATA, tags=tags)
+    log.info("soil loss written; breaks %s", breaks)

@@ -1,0 +1,96 @@
+"""Stages: class areas by district and zone, change between years."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from pipeline.errors import InputDataError
+from pipeline.io import open_raster, write_csv, write_text
+from pipeline.stages.common import chunks_2d
+
+log = logging.getLogger("shuibao.statistics")
+
+
+def _read_zones(path, crs) -> gpd.GeoDataFrame:
+    zones = gpd.read_file(path)
+    for col in ("zone_id", "name"):
+        if col not in zones.columns:
+            raise InputDataError(
+                f"{path}: zone layer needs a column {col!r}; has {list(zones.columns)}"
+            )
+    if zones.crs is None:
+        raise InputDataError(f"{path}: zone layer has no CRS")
+    return zones.to_crs(crs)
+
+
+def _json(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=float) + "\n"
+
+
+def make_statistics(
+    *,
+    intensity_path,
+    zone_paths: Mapping[str, str],
+    year: int,
+    out_classes,
+    out_summary,
+    out_zones: Mapping[str, str],
+    compute: Mapping | None = None,
+) -> None:
+    """District class-area table (ha, shares), summary JSON and per-zone tables."""
+    from pipeline import stats
+
+    intensity = open_raster(intensity_path, chunks=chunks_2d(compute))
+    area = stats.pixel_area_ha(intensity)
+    table = stats.class_area_table(intensity, area)
+    summary = stats.summarize(table)
+    summary["year"] = int(year)
+    write_csv(table, out_classes)
+    write_text(_json(summary), out_summary)
+    for layer, path in zone_paths.items():
+        zones = _read_zones(path, intensity.rio.crs)
+        long = stats.zonal_class_areas(
+            intensity, area, zones, id_col="zone_id", name_col="name", layer_name=layer
+        )
+        write_csv(long, out_zones[layer])
+    log.info(
+        "year %s: erosion area %.2f ha of %.2f ha",
+        year,
+        summary["erosion_area_ha"],
+        summary["land_area_ha"],
+    )
+
+
+def make_change(
+    *,
+    intensity_y0,
+    intensity_y1,
+    year0: int,
+    year1: int,
+    out_matrix,
+    out_summary,
+    compute: Mapping | None = None,
+) -> None:
+    """Transition matrix (ha) and change summary between two assessment years."""
+    from pipeline import stats
+
+    a = open_raster(intensity_y0, chunks=chunks_2d(compute))
+    b = open_raster(intensity_y1, chunks=chunks_2d(compute))
+    area = stats.pixel_area_ha(a)
+    matrix = stats.change_matrix(a, b, area)
+    summary = stats.change_summary(matrix, year0=int(year0), year1=int(year1))
+    write_csv(matrix.reset_index(), out_matrix)
+    write_text(_json(summary), out_summary)
+
+
+def read_change(matrix_path, summary_path):
+    matrix = pd.read_csv(matrix_path, encoding="utf-8-sig").set_index("from_class")
+    matrix.columns = [int(c) for c in matrix.columns]
+    summary = json.loads(Path(summary_path).read_text(encoding="utf-8"))
+    return matrix, summary
