@@ -1,0 +1,1 @@
+"""Report outputs: tables (CSV, XLSX), the bulletin text, maps, charts and the HTML report."""
