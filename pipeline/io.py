@@ -92,11 +92,15 @@ def write_cog(
     tags: dict | None = None,
     band_names: list[str] | None = None,
     blocksize: int = 512,
+    scale: float | None = None,
+    offset: float | None = None,
 ) -> Path:
     """Write a (y, x) or (band, y, x) DataArray as a Cloud-Optimized GeoTIFF, atomically.
 
     NaN is written as ``nodata`` (default: NaN for floats). ``attrs["units"]``
-    and ``tags`` go into the GDAL metadata.
+    and ``tags`` go into the GDAL metadata. ``scale``/``offset`` set the GDAL band
+    scaling (value = stored × scale + offset), e.g. 0.0001 for int16 NDVI; the
+    data must already be in stored units.
     """
     from rio_cogeo.cogeo import cog_translate
     from rio_cogeo.profiles import cog_profiles
@@ -131,6 +135,9 @@ def write_cog(
         )
         with rasterio.open(stage, "r+") as dst:
             dst.update_tags(**all_tags)
+            if scale is not None or offset is not None:
+                dst.scales = (1.0 if scale is None else scale,) * dst.count
+                dst.offsets = (0.0 if offset is None else offset,) * dst.count
             if band_names:
                 for i, b in enumerate(band_names, start=1):
                     dst.set_band_description(i, b)

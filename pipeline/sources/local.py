@@ -1,0 +1,978 @@
+"""Local source: user GeoTIFFs and vector layers, in any CRS, onto the analysis grid.
+
+Also holds the writers of the standard input files (notes/inputs_contract.md)
+that the STAC and Earth Engine sources reuse, so every source writes the same
+bytes for the same arrays.
+
+What is hand-written here and why: reprojection itself is rioxarray/GDAL warp
+(bilinear for continuous values, mode for classes); geometry handling is
+geopandas/pyproj. The code here only adds what those libraries cannot know: the
+Shuibao file contract (dtypes, nodata, band names, scale), the legend recode
+(a file's own class codes → Shuibao land-cover codes, refusing codes the table
+does not cover), the soil lookup join, and input validation with messages that
+name the file, column and offending values.
+
+Examples
+--------
+>>> from pipeline.sources import local
+>>> grid = local.grid_from_aoi("aoi.gpkg", resolution_m=30)                # doctest: +SKIP
+>>> local.write_local_dem("dem.tif", grid, "resources/x/dem.tif")           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import rioxarray
+import shapely
+import xarray as xr
+from affine import Affine
+from pyproj import CRS
+from rasterio.enums import Resampling
+
+from pipeline import landcover
+from pipeline.errors import ConfigError, GridError, InputDataError
+from pipeline.grid import AnalysisGrid, local_albers_crs
+from pipeline.io import atomic_path, write_cog, write_text
+
+#: Number of half-month periods in a year (period 1 = Jan 1–15, 2 = Jan 16–31, …).
+N_PERIODS = 24
+PERIOD_NAMES = [f"P{p:02d}" for p in range(1, N_PERIODS + 1)]
+NDVI_SCALE = 1e-4
+NDVI_NODATA = -32768
+SOIL_BANDS = ("sand_pct", "silt_pct", "clay_pct", "organic_carbon_pct")
+#: van Bemmelen factor: organic matter = 1.724 × organic carbon (see shared/science.md §4.1).
+OM_PER_OC = 1.724
+
+#: ESA WorldCover (v100/v200, band ``Map``) → Shuibao land-cover codes (pipeline/landcover.py).
+#: WorldCover has a single cropland class (40); it is recoded to sloping cropland (6), the
+#: conservative choice for erosion — override in the config (e.g. to paddy, 7) where the
+#: district's cropland is mostly paddy or terraced. Snow/ice (70) → bare; herbaceous
+#: wetland (90) → water; mangroves (95) → forest; moss/lichen (100) → grass. 0 = nodata.
+WORLDCOVER_TO_SHUIBAO: dict[int, int] = {
+    10: 1,
+    20: 2,
+    30: 3,
+    40: 6,
+    50: 8,
+    60: 10,
+    70: 10,
+    80: 9,
+    90: 9,
+    95: 1,
+    100: 3,
+}
+WORLDCOVER_NODATA = 0
+
+
+# --------------------------------------------------------------------------- grid
+def _read_vector(path, *, layer=None, what="vector file") -> gpd.GeoDataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"{what} not found: {path}")
+    try:
+        gdf = gpd.read_file(path, layer=layer)
+    except Exception as exc:  # pyogrio raises several types
+        raise InputDataError(f"cannot read {what} {path} (layer {layer!r}): {exc}") from exc
+    if gdf.crs is None:
+        raise GridError(
+            f"{what} {path} has no CRS (no .prj / SRS): set one, e.g. with "
+            "`ogr2ogr -a_srs EPSG:xxxx`, before using it"
+        )
+    if len(gdf) == 0:
+        raise InputDataError(f"{what} {path} (layer {layer!r}) has no features")
+    return gdf
+
+
+RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
+
+
+def aoi_from_mask(src_path, *, band: int = 1) -> gpd.GeoSeries:
+    """The AOI outlined by a raster's valid (non-nodata) pixels, in the raster's CRS.
+
+    For districts or watersheds delivered only as a raster mask (e.g. the
+    Youwuzhen land-use map, whose valid pixels are the watershed).
+    """
+    da = _open_source(src_path, band=band, nodata=None)
+    nd = da.rio.nodata
+    values = np.asarray(da.values)
+    valid = np.isfinite(values) if nd is None or np.isnan(nd) else values != nd
+    if np.issubdtype(values.dtype, np.floating):
+        valid &= np.isfinite(values)
+    if not valid.any():
+        raise InputDataError(f"AOI mask {src_path}: no valid pixels")
+    import rasterio.features
+
+    shapes = [
+        shapely.geometry.shape(geom)
+        for geom, _ in rasterio.features.shapes(
+            valid.astype("uint8"), mask=valid, transform=da.rio.transform()
+        )
+    ]
+    return gpd.GeoSeries([shapely.union_all(shapes)], crs=da.rio.crs)
+
+
+def _aoi_geoseries(aoi, *, layer=None, aoi_crs="EPSG:4326") -> gpd.GeoSeries:
+    """AOI as a one-row GeoSeries with a CRS (a file path, GeoDataFrame/GeoSeries or geometry).
+
+    A raster path gives the outline of its valid pixels (:func:`aoi_from_mask`).
+    """
+    if isinstance(aoi, str | os.PathLike) and Path(aoi).suffix.lower() in RASTER_SUFFIXES:
+        return aoi_from_mask(aoi)
+    if isinstance(aoi, str | os.PathLike):
+        gdf = _read_vector(aoi, layer=layer, what="AOI file")
+        return gpd.GeoSeries([gdf.geometry.union_all()], crs=gdf.crs)
+    if isinstance(aoi, gpd.GeoDataFrame | gpd.GeoSeries):
+        if aoi.crs is None:
+            raise GridError("AOI GeoDataFrame has no CRS")
+        geoms = aoi.geometry if isinstance(aoi, gpd.GeoDataFrame) else aoi
+        return gpd.GeoSeries([geoms.union_all()], crs=aoi.crs)
+    if isinstance(aoi, Mapping):  # GeoJSON geometry, lon/lat
+        aoi = shapely.geometry.shape(aoi)
+    if isinstance(aoi, shapely.Geometry):
+        return gpd.GeoSeries([aoi], crs=aoi_crs)
+    raise InputDataError(f"AOI must be a path, GeoDataFrame or geometry, not {type(aoi).__name__}")
+
+
+def grid_from_aoi(
+    aoi,
+    *,
+    resolution_m: float,
+    crs: CRS | str | None = None,
+    layer: str | None = None,
+    aoi_crs: str = "EPSG:4326",
+) -> AnalysisGrid:
+    """Analysis grid covering an AOI: square pixels of ``resolution_m`` metres.
+
+    Parameters
+    ----------
+    aoi : path, GeoDataFrame, GeoSeries, shapely geometry or GeoJSON mapping
+        The area of interest: a vector file, or a raster whose valid pixels
+        outline it. A bare geometry is taken to be in ``aoi_crs``.
+    resolution_m : float
+        Pixel size, m (> 0).
+    crs : CRS or str, optional
+        Projected grid CRS. Default: ``pipeline.grid.local_albers_crs`` fitted to
+        the AOI's lon/lat bounds (equal-area, GRS80).
+    layer : str, optional
+        Layer of a multi-layer AOI file.
+    aoi_crs : str
+        CRS of a bare geometry (default lon/lat).
+
+    Returns
+    -------
+    AnalysisGrid
+        Origin snapped to multiples of ``resolution_m``; one pixel of margin.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> g = grid_from_aoi(shapely.box(116.38, 25.66, 116.42, 25.70), resolution_m=30)
+    >>> g.is_equal_area, g.res
+    (True, (30.0, 30.0))
+    """
+    if not resolution_m or resolution_m <= 0:
+        raise ConfigError(f"grid resolution_m must be > 0 m, got {resolution_m!r}")
+    geo = _aoi_geoseries(aoi, layer=layer, aoi_crs=aoi_crs)
+    lon_min, lat_min, lon_max, lat_max = geo.to_crs("EPSG:4326").total_bounds
+    target = CRS.from_user_input(crs) if crs is not None else None
+    if target is None:
+        target = local_albers_crs(lon_min, lat_min, lon_max, lat_max)
+    if not target.is_projected:
+        raise ConfigError(
+            f"grid CRS {target.to_string()} is not projected: a grid in metres needs a "
+            "projected CRS (leave crs unset for the AOI-local Albers)"
+        )
+    # Densify before projecting: straight edges in lon/lat are curves in the grid CRS.
+    dense = geo.to_crs("EPSG:4326").segmentize(0.001).to_crs(target)
+    left, bottom, right, top = dense.total_bounds
+    r = float(resolution_m)
+    return AnalysisGrid.from_bounds(target, left - r, bottom - r, right + r, top + r, r)
+
+
+def write_grid_json(grid: AnalysisGrid, out_path) -> Path:
+    """Write ``grid.json`` (crs_wkt, transform [a..f], height, width), atomically."""
+    record = {
+        "crs_wkt": grid.crs.to_wkt(),
+        "transform": [float(v) for v in tuple(grid.transform)[:6]],
+        "height": int(grid.height),
+        "width": int(grid.width),
+    }
+    return write_text(json.dumps(record, indent=1) + "\n", out_path)
+
+
+def read_grid_json(path) -> AnalysisGrid:
+    """Read ``grid.json`` back into an AnalysisGrid."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return AnalysisGrid(
+            CRS.from_wkt(record["crs_wkt"]),
+            Affine(*record["transform"]),
+            int(record["height"]),
+            int(record["width"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputDataError(f"cannot read grid file {path}: {exc}") from exc
+
+
+def write_aoi(aoi, grid: AnalysisGrid, out_path, *, name: str, name_en: str, layer=None) -> Path:
+    """Write ``aoi.gpkg`` (layer ``aoi``: one polygon in the grid CRS, ``name``, ``name_en``)."""
+    geo = _aoi_geoseries(aoi, layer=layer).to_crs(grid.crs)
+    gdf = gpd.GeoDataFrame({"name": [name], "name_en": [name_en]}, geometry=geo.values)
+    return _write_gpkg(gdf, out_path, layer="aoi")
+
+
+# ----------------------------------------------------------------- reprojection
+def _open_source(src_path, *, band, nodata) -> xr.DataArray:
+    src_path = Path(src_path)
+    if not src_path.exists():
+        raise InputDataError(f"raster file not found: {src_path}")
+    try:
+        da = rioxarray.open_rasterio(src_path, masked=False)
+    except Exception as exc:
+        raise InputDataError(f"cannot read raster {src_path}: {exc}") from exc
+    if da.rio.crs is None:
+        raise GridError(
+            f"raster {src_path} has no CRS: assign one (gdal_edit.py -a_srs EPSG:xxxx) first"
+        )
+    if band is not None:
+        if not 1 <= int(band) <= da.sizes["band"]:
+            raise InputDataError(f"raster {src_path} has {da.sizes['band']} band(s); band={band}")
+        da = da.isel(band=int(band) - 1)
+    elif da.sizes["band"] == 1:
+        da = da.isel(band=0)
+    if nodata is not None:
+        da = da.rio.write_nodata(nodata, encoded=False)
+    da.attrs["source_path"] = str(src_path)
+    return da
+
+
+def _reproject(
+    da: xr.DataArray, grid: AnalysisGrid, *, kind: str, dst_nodata, resampling=None
+) -> xr.DataArray:
+    if kind == "continuous":
+        method = resampling or Resampling.bilinear
+    elif kind == "categorical":
+        method = resampling or Resampling.mode
+    else:
+        raise ConfigError(f"kind must be 'continuous' or 'categorical', got {kind!r}")
+    if kind == "categorical" and method == Resampling.mode:
+        # GDAL's mode skips nodata inputs, so a target pixel touching any valid
+        # source pixel becomes valid and class areas grow at the edges (+3 % on
+        # the Youwuzhen watershed at 30 m). Let nodata vote like a class instead:
+        # warp int32 with nodata as -1 (a voting value) and outside-extent as -2.
+        src_nd = da.rio.nodata
+        dtype = da.dtype
+        votes = da.astype("int32")
+        if src_nd is not None:
+            votes = votes.where(da != src_nd, -1)
+        votes.attrs.pop("_FillValue", None)
+        votes = votes.rio.write_nodata(None, encoded=False)
+        out = votes.rio.reproject(
+            grid.crs, shape=grid.shape, transform=grid.transform, resampling=method, nodata=-2
+        )
+        fill = dst_nodata if dst_nodata is not None else src_nd
+        out = out.where(out >= 0, fill).astype(dtype)
+        out.attrs.pop("_FillValue", None)
+        out = out.rio.write_nodata(fill, encoded=False)
+    else:
+        out = da.rio.reproject(
+            grid.crs,
+            shape=grid.shape,
+            transform=grid.transform,
+            resampling=method,
+            nodata=dst_nodata,
+        )
+    coords = grid.coords()
+    return out.assign_coords(y=coords["y"], x=coords["x"])
+
+
+def _to_float_nan(da: xr.DataArray) -> xr.DataArray:
+    nd = da.rio.nodata
+    out = da.astype("float32")
+    if nd is not None and not (isinstance(nd, float) and np.isnan(nd)):
+        out = out.where(da != nd)
+    if "_FillValue" in out.attrs:
+        del out.attrs["_FillValue"]
+    return out.rio.write_nodata(np.nan, encoded=False)
+
+
+def reproject_to_grid(
+    src_path,
+    grid: AnalysisGrid,
+    *,
+    kind: str = "continuous",
+    band: int | None = None,
+    nodata: float | None = None,
+    resampling: Resampling | None = None,
+) -> xr.DataArray:
+    """Read a raster in any CRS and resample it onto the analysis grid.
+
+    Parameters
+    ----------
+    src_path : path
+        GeoTIFF (or any GDAL raster) with a CRS, e.g. EPSG:2415 with the
+        zone-prefixed eastings of Chinese Gauss–Krüger grids (PROJ handles the
+        zone prefix through the CRS's false easting).
+    grid : AnalysisGrid
+        Target grid.
+    kind : {"continuous", "categorical"}
+        ``continuous`` → float32 with NaN for nodata, bilinear (GDAL ignores
+        nodata inputs); ``categorical`` → the file's integer dtype, mode
+        (majority) resampling, nodata kept (255 when the file declares none).
+    band : int, optional
+        1-based band to read; default all bands (squeezed if one).
+    nodata : float, optional
+        Override the file's nodata value.
+    resampling : rasterio.enums.Resampling, optional
+        Override the method (e.g. ``Resampling.nearest`` for classes).
+
+    Returns
+    -------
+    xarray.DataArray
+        (y, x) or (band, y, x) on ``grid``; ``attrs["units"]`` is the file's
+        ``units`` tag or ``"1"``.
+
+    Examples
+    --------
+    >>> dem = reproject_to_grid("ywzdem30m.tif", grid, kind="continuous")  # doctest: +SKIP
+    """
+    da = _open_source(src_path, band=band, nodata=nodata)
+    if kind == "continuous":
+        src = _to_float_nan(da)
+        out = _reproject(src, grid, kind=kind, dst_nodata=np.nan, resampling=resampling)
+    else:
+        nd = da.rio.nodata
+        if nd is None:
+            nd = landcover.NODATA
+            da = da.rio.write_nodata(nd, encoded=False)
+        out = _reproject(da, grid, kind=kind, dst_nodata=nd, resampling=resampling)
+    with rasterio.open(src_path) as ds:
+        units = ds.tags().get("units", "1")
+    out_nodata = out.rio.nodata
+    out.attrs = {"units": units, "source_path": str(src_path)}
+    out = out.rio.write_nodata(out_nodata, encoded=False)
+    out.name = Path(src_path).stem
+    return out
+
+
+# ---------------------------------------------------------------- recode tables
+def _code_of(value, *, table_name: str) -> int:
+    """A Shuibao land-cover code from an int code or a class key (``"forest"``)."""
+    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+        if value not in landcover.CODE_BY_KEY:
+            raise ConfigError(
+                f"{table_name}: unknown land-cover key {value!r}; expected one of "
+                f"{sorted(landcover.CODE_BY_KEY)} or a code 1–11 (255 = nodata)"
+            )
+        return landcover.CODE_BY_KEY[value]
+    code = int(value)
+    if code not in landcover.CLASSES and code != landcover.NODATA:
+        raise ConfigError(
+            f"{table_name}: land-cover code {code} is not a Shuibao code "
+            f"{sorted(landcover.CLASSES)} (255 = nodata)"
+        )
+    return code
+
+
+def recode_classes(
+    codes: np.ndarray,
+    table: Mapping,
+    *,
+    src_nodata: int | None,
+    source: str = "land-cover raster",
+    table_name: str = "recode table",
+) -> np.ndarray:
+    """Recode class codes through ``table``; codes absent from it are an error.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        Integer class codes of the source legend.
+    table : mapping
+        Source code (int or numeric str) → Shuibao code (int 1–11, 255 to
+        drop) or class key (``"forest"``, ``"paddy"``, …).
+    src_nodata : int or None
+        Source nodata value, mapped to 255.
+    source, table_name : str
+        Names used in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 Shuibao codes, 255 for nodata.
+
+    Raises
+    ------
+    InputDataError
+        Naming every code present in ``codes`` but missing from ``table``.
+
+    Examples
+    --------
+    >>> recode_classes(np.array([10, 40, 0]), WORLDCOVER_TO_SHUIBAO, src_nodata=0)
+    array([  1,   6, 255], dtype=uint8)
+    """
+    lut = {int(k): _code_of(v, table_name=table_name) for k, v in table.items()}
+    codes = np.asarray(codes)
+    present = np.unique(codes)
+    if src_nodata is not None:
+        present = present[present != src_nodata]
+    missing = sorted(int(c) for c in present if int(c) not in lut)
+    if missing:
+        raise InputDataError(
+            f"{source}: class codes {missing} are not in the {table_name} "
+            f"(it covers {sorted(lut)}); add them to the table"
+        )
+    out = np.full(codes.shape, landcover.NODATA, dtype="uint8")
+    for src_code, dst_code in lut.items():
+        out[codes == src_code] = dst_code
+    return out
+
+
+# ------------------------------------------------------------ standard writers
+def _write_cog_scaled(da, path, *, scale, offset, nodata, dtype, tags, band_names) -> Path:
+    """write_cog with a GDAL band scale/offset (so readers decode int16 NDVI).
+
+    Uses write_cog's ``scale``/``offset`` keywords if it has them (the same
+    check as pipeline/sources/demo.py); otherwise writes with write_cog, sets the
+    scale on that file and rebuilds the COG.
+    """
+    params = inspect.signature(write_cog).parameters
+    common = dict(nodata=nodata, dtype=dtype, tags=tags, band_names=band_names)
+    if "scale" in params and "offset" in params:
+        return write_cog(da, path, scale=scale, offset=offset, **common)
+    from rio_cogeo.cogeo import cog_translate
+    from rio_cogeo.profiles import cog_profiles
+
+    path = Path(path)
+    with atomic_path(path) as final_tmp, atomic_path(path.with_suffix(".noscale.tif")) as stage:
+        write_cog(da, stage, **common)
+        with rasterio.open(stage, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as dst:
+            dst.scales = (scale,) * dst.count
+            dst.offsets = (offset,) * dst.count
+            all_tags = dst.tags()
+        profile = cog_profiles.get("deflate")
+        profile.update(blockxsize=512, blockysize=512, predictor=2)
+        cog_translate(
+            stage,
+            final_tmp,
+            profile,
+            in_memory=False,
+            quiet=True,
+            overview_resampling="nearest",
+            use_cog_driver=False,
+            additional_cog_metadata=all_tags,
+        )
+    return path
+
+
+def _check_on_grid(da: xr.DataArray, grid: AnalysisGrid | None, name: str) -> xr.DataArray:
+    if grid is None:
+        return da
+    if tuple(da.shape[-2:]) != grid.shape:
+        raise GridError(f"{name}: shape {da.shape[-2:]} does not match the grid {grid.shape}")
+    return da.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+
+
+def write_dem(elevation_m: xr.DataArray, out_path, *, grid=None, tags=None) -> Path:
+    """Write ``dem.tif``: float32 elevation (m), nodata NaN."""
+    da = _check_on_grid(elevation_m, grid, "dem").astype("float32")
+    da.attrs["units"] = "m"
+    return write_cog(da, out_path, nodata=np.nan, dtype="float32", tags=tags)
+
+
+def write_landcover(codes: xr.DataArray, out_path, *, grid=None, tags=None) -> Path:
+    """Write ``landcover_{year}.tif``: uint8 Shuibao codes, nodata 255.
+
+    Raises InputDataError if a value is not a Shuibao code (pipeline/landcover.py).
+    """
+    da = _check_on_grid(codes, grid, "landcover")
+    values = np.asarray(da.fillna(landcover.NODATA).values).astype("int64")
+    bad = sorted(set(np.unique(values).tolist()) - set(landcover.CLASSES) - {landcover.NODATA})
+    if bad:
+        raise InputDataError(
+            f"land cover for {out_path}: values {bad} are not Shuibao codes "
+            f"{sorted(landcover.CLASSES)} (recode the source legend first)"
+        )
+    out = da.copy(data=values.astype("uint8"))
+    out.attrs = {"units": "class"}
+    return write_cog(out, out_path, nodata=landcover.NODATA, dtype="uint8", tags=tags)
+
+
+def write_ndvi(ndvi: xr.DataArray, out_path, *, grid=None, tags=None) -> Path:
+    """Write ``ndvi_{year}.tif``: 24 half-month bands P01..P24, int16 NDVI × 10000.
+
+    ``ndvi`` is float NDVI (−1…1, NaN = no data) with dims (period, y, x) and 24
+    periods (a ``band`` dim is accepted too). Band scale 0.0001, nodata −32768.
+    """
+    dim = "period" if "period" in ndvi.dims else "band"
+    if ndvi.ndim != 3 or ndvi.sizes.get(dim) != N_PERIODS:
+        raise InputDataError(
+            f"NDVI for {out_path}: expected dims (period, y, x) with {N_PERIODS} periods, "
+            f"got {dict(ndvi.sizes)}"
+        )
+    da = _check_on_grid(ndvi, grid, "ndvi")
+    scaled = (da.clip(-1.0, 1.0) / NDVI_SCALE).round()
+    scaled = scaled.rename({dim: "band"}).assign_coords(band=PERIOD_NAMES)
+    scaled.attrs = {"units": "1"}
+    all_tags = {"scale": NDVI_SCALE, "periods": "half-months; P01 = Jan 1-15", **(tags or {})}
+    return _write_cog_scaled(
+        scaled,
+        out_path,
+        scale=NDVI_SCALE,
+        offset=0.0,
+        nodata=NDVI_NODATA,
+        dtype="int16",
+        tags=all_tags,
+        band_names=PERIOD_NAMES,
+    )
+
+
+def write_soil(soil: xr.DataArray, out_path, *, grid=None, tags=None) -> Path:
+    """Write ``soil.tif``: float32 bands sand_pct, silt_pct, clay_pct, organic_carbon_pct.
+
+    ``soil`` has dims (band, y, x) with band labels ``SOIL_BANDS`` (any order).
+    """
+    if "band" not in soil.dims or set(map(str, soil["band"].values)) != set(SOIL_BANDS):
+        raise InputDataError(
+            f"soil for {out_path}: expected bands {list(SOIL_BANDS)}, got "
+            f"{list(soil['band'].values) if 'band' in soil.dims else soil.dims}"
+        )
+    da = _check_on_grid(soil.sel(band=list(SOIL_BANDS)), grid, "soil").astype("float32")
+    da.attrs = {"units": "%"}
+    return write_cog(
+        da, out_path, nodata=np.nan, dtype="float32", tags=tags, band_names=list(SOIL_BANDS)
+    )
+
+
+def _write_gpkg(gdf: gpd.GeoDataFrame, out_path, *, layer: str) -> Path:
+    """Write a GeoPackage atomically, with a fixed timestamp (same data → same bytes)."""
+    import pyogrio
+
+    out_path = Path(out_path)
+    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
+    try:
+        with atomic_path(out_path, suffix=".gpkg") as tmp:
+            tmp.unlink()  # GDAL creates the file itself
+            gdf.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+    return out_path
+
+
+# ------------------------------------------------------- local files → standard
+def write_local_dem(src_path, grid: AnalysisGrid, out_path, *, band=None, nodata=None) -> Path:
+    """Reproject a local DEM (m) bilinearly onto ``grid`` and write ``dem.tif``."""
+    dem = reproject_to_grid(src_path, grid, kind="continuous", band=band, nodata=nodata)
+    return write_dem(dem, out_path, grid=grid, tags={"source": f"local:{Path(src_path).name}"})
+
+
+def landcover_on_grid(
+    src_path, grid: AnalysisGrid, *, recode: Mapping, band=None, nodata=None
+) -> xr.DataArray:
+    """Recode a local land-cover raster to Shuibao codes, then mode-resample it onto ``grid``.
+
+    Recoding comes first so that classes merged by the table (e.g. two forest
+    types) vote together in the mode.
+    """
+    da = _open_source(src_path, band=band, nodata=nodata)
+    if da.ndim != 2:
+        raise InputDataError(f"land-cover raster {src_path}: choose one band (band=…)")
+    src_nd = da.rio.nodata
+    codes = recode_classes(
+        da.values,
+        recode,
+        src_nodata=None if src_nd is None else int(src_nd),
+        source=f"land-cover raster {src_path}",
+        table_name="land-cover recode table",
+    )
+    recoded = da.copy(data=codes).rio.write_nodata(landcover.NODATA, encoded=False)
+    out = _reproject(recoded, grid, kind="categorical", dst_nodata=landcover.NODATA)
+    out.attrs = {"units": "class"}
+    out = out.rio.write_nodata(landcover.NODATA, encoded=False)
+    out.name = "landcover"
+    return out
+
+
+def write_local_landcover(
+    src_path, grid: AnalysisGrid, out_path, *, recode: Mapping, band=None, nodata=None
+) -> Path:
+    """Write ``landcover_{year}.tif`` from a local raster and its legend recode table."""
+    lc = landcover_on_grid(src_path, grid, recode=recode, band=band, nodata=nodata)
+    return write_landcover(lc, out_path, grid=grid, tags={"source": f"local:{Path(src_path).name}"})
+
+
+def write_local_ndvi(
+    src, grid: AnalysisGrid, out_path, *, scale: float = 1.0, offset: float = 0.0, nodata=None
+) -> Path:
+    """Write ``ndvi_{year}.tif`` from a 24-band raster or a list of 24 single-band rasters.
+
+    Stored values are converted to NDVI as ``value * scale + offset``.
+    """
+    paths = [src] if isinstance(src, str | os.PathLike) else list(src)
+    if len(paths) == 1:
+        stack = reproject_to_grid(paths[0], grid, kind="continuous", nodata=nodata)
+        if stack.ndim != 3:
+            raise InputDataError(f"NDVI raster {paths[0]}: expected {N_PERIODS} bands, got 1")
+        stack = stack.rename({"band": "period"})
+    else:
+        layers = [reproject_to_grid(p, grid, kind="continuous", nodata=nodata) for p in paths]
+        stack = xr.concat(layers, dim="period")
+    if stack.sizes["period"] != N_PERIODS:
+        raise InputDataError(
+            f"NDVI input {src}: expected {N_PERIODS} half-month layers, got {stack.sizes['period']}"
+        )
+    ndvi = stack * scale + offset
+    return write_ndvi(ndvi, out_path, grid=grid, tags={"source": "local"})
+
+
+def soil_from_rasters(
+    grid: AnalysisGrid,
+    *,
+    sand_pct,
+    silt_pct,
+    clay_pct,
+    organic_carbon_pct,
+    factors: Mapping[str, float] | None = None,
+) -> xr.DataArray:
+    """Stack four local rasters (any CRS) as the soil bands, bilinear onto ``grid``.
+
+    ``factors`` multiplies each band after reading (e.g. ``{"sand_pct": 0.1}``
+    for g/kg → %).
+    """
+    factors = dict(factors or {})
+    unknown = set(factors) - set(SOIL_BANDS)
+    if unknown:
+        raise ConfigError(f"soil factors: unknown bands {sorted(unknown)}; use {SOIL_BANDS}")
+    paths = dict(
+        sand_pct=sand_pct,
+        silt_pct=silt_pct,
+        clay_pct=clay_pct,
+        organic_carbon_pct=organic_carbon_pct,
+    )
+    layers = [
+        reproject_to_grid(paths[b], grid, kind="continuous") * factors.get(b, 1.0)
+        for b in SOIL_BANDS
+    ]
+    out = xr.concat(layers, dim="band").assign_coords(band=list(SOIL_BANDS))
+    out.attrs = {"units": "%"}
+    return out
+
+
+def _lookup_value(value, layer: int):
+    """A number from a lookup cell; SWAT/SEIMS multi-layer cells "a-b-c" give layer ``layer``."""
+    if isinstance(value, str):
+        parts = value.strip().split("-")
+        return float(parts[min(layer, len(parts) - 1)])
+    return float(value)
+
+
+def read_soil_lookup(
+    path,
+    *,
+    code_col: str,
+    columns: Mapping[str, str],
+    layer: int = 0,
+    normalize_texture: bool = True,
+) -> pd.DataFrame:
+    """Read a soil-class lookup table (CSV) into the four soil bands per class code.
+
+    Parameters
+    ----------
+    path : path
+        CSV; lines starting with ``#`` are comments.
+    code_col : str
+        Column with the soil class code of the raster.
+    columns : mapping
+        Band → column: ``sand_pct``, ``silt_pct``, ``clay_pct`` and either
+        ``organic_carbon_pct`` or ``organic_matter_pct`` (then divided by the
+        van Bemmelen factor 1.724 to give organic carbon).
+    layer : int
+        0-based layer for multi-layer cells like ``"15.66-17.36-20.94"`` (0 = top).
+    normalize_texture : bool
+        Rescale sand + silt + clay to 100 % of the fine earth (tables such as
+        SWAT's give them as % of total mass including rock fragments).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index = class code, columns ``SOIL_BANDS`` in %.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"soil lookup table not found: {path}")
+    table = pd.read_csv(path, comment="#")
+    oc_key = "organic_carbon_pct" if "organic_carbon_pct" in columns else "organic_matter_pct"
+    needed = ["sand_pct", "silt_pct", "clay_pct", oc_key]
+    missing_keys = [k for k in needed if k not in columns]
+    if missing_keys:
+        raise ConfigError(f"soil lookup columns: missing keys {missing_keys} for {path}")
+    missing_cols = [c for c in [code_col, *(columns[k] for k in needed)] if c not in table]
+    if missing_cols:
+        raise InputDataError(
+            f"soil lookup table {path}: columns {missing_cols} not found; "
+            f"it has {list(table.columns)}"
+        )
+    out = pd.DataFrame(index=table[code_col].astype(int).to_numpy())
+    for key in needed:
+        out[key] = [_lookup_value(v, layer) for v in table[columns[key]]]
+    if oc_key == "organic_matter_pct":
+        out["organic_carbon_pct"] = out.pop("organic_matter_pct") / OM_PER_OC
+    if normalize_texture:
+        total = out[["sand_pct", "silt_pct", "clay_pct"]].sum(axis=1)
+        for key in ("sand_pct", "silt_pct", "clay_pct"):
+            out[key] = out[key] / total * 100.0
+    return out[list(SOIL_BANDS)]
+
+
+def soil_from_classes(
+    class_path, lookup: pd.DataFrame, grid: AnalysisGrid, *, band=None, nodata=None
+) -> xr.DataArray:
+    """Soil bands from a soil-class raster (mode onto ``grid``) joined with a lookup table.
+
+    Raises InputDataError naming class codes of the raster missing from ``lookup``.
+    """
+    classes = reproject_to_grid(class_path, grid, kind="categorical", band=band, nodata=nodata)
+    nd = classes.rio.nodata
+    values = np.asarray(classes.values)
+    present = np.unique(values if nd is None else values[values != nd])
+    missing = sorted(int(c) for c in present if int(c) not in lookup.index)
+    if missing:
+        raise InputDataError(
+            f"soil-class raster {class_path}: codes {missing} are not in the soil lookup "
+            f"table (it has {sorted(int(i) for i in lookup.index)})"
+        )
+    bands = []
+    for key in SOIL_BANDS:
+        out = np.full(values.shape, np.nan, dtype="float32")
+        for code, v in lookup[key].items():
+            out[values == code] = v
+        bands.append(out)
+    return grid.dataarray(np.stack(bands), name="soil", units="%").assign_coords(
+        band=list(SOIL_BANDS)
+    )
+
+
+# ---------------------------------------------------------------------- rain
+def rain_lattice(grid: AnalysisGrid, *, res_deg: float = 0.05) -> tuple[Affine, int, int]:
+    """EPSG:4326 lattice of ``res_deg`` cells (edges on multiples of it, like CHIRPS)
+    covering ``grid`` plus one cell: (transform, width, height)."""
+    from pyproj import Transformer
+
+    w, s, e, n = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform_bounds(
+        *grid.bounds, densify_pts=21
+    )
+    k_left, k_right = int(np.floor(w / res_deg)) - 1, int(np.ceil(e / res_deg)) + 1
+    k_bottom, k_top = int(np.floor(s / res_deg)) - 1, int(np.ceil(n / res_deg)) + 1
+    transform = Affine(
+        res_deg, 0, round(k_left * res_deg, 9), 0, -res_deg, round(k_top * res_deg, 9)
+    )
+    return transform, k_right - k_left, k_top - k_bottom
+
+
+def write_rain_daily(precipitation_mm_day: xr.DataArray, out_path) -> Path:
+    """Write ``rain_daily.nc``: variable ``precipitation`` (time, y, x), float32 mm/day,
+    EPSG:4326 written with rioxarray, atomically."""
+    rain = precipitation_mm_day.astype("float32")
+    rain.name = "precipitation"
+    rain.attrs["units"] = "mm/day"
+    if rain.rio.crs is None:
+        rain = rain.rio.write_crs("EPSG:4326")
+    out_path = Path(out_path)
+    with atomic_path(out_path) as tmp:
+        rain.to_dataset().to_netcdf(tmp)
+    return out_path
+
+
+def write_local_rain(
+    src_path,
+    grid: AnalysisGrid,
+    out_path,
+    *,
+    date_col: str,
+    value_col: str,
+    res_deg: float = 0.05,
+) -> Path:
+    """Write ``rain_daily.nc`` from a rain-gauge CSV (one station, daily mm).
+
+    The station series is given to every cell of a 0.05° lattice covering the
+    grid plus one cell (the same lattice as CHIRPS), i.e. uniform rain over a
+    small district; lines starting with ``#`` are comments. Missing days,
+    negative or non-numeric values are InputDataError naming the file and column.
+    """
+    src_path = Path(src_path)
+    if not src_path.exists():
+        raise InputDataError(f"rain-gauge file not found: {src_path}")
+    table = pd.read_csv(src_path, comment="#")
+    _require_columns(table, src_path, [date_col, value_col], "rain-gauge table")
+    dates = pd.to_datetime(table[date_col], errors="coerce").dt.normalize()
+    values = pd.to_numeric(table[value_col], errors="coerce")
+    bad = table.loc[dates.isna() | values.isna() | (values < 0), [date_col, value_col]]
+    if len(bad):
+        raise InputDataError(
+            f"rain-gauge table {src_path}: {len(bad)} row(s) with bad dates or values in "
+            f"{date_col!r}/{value_col!r} (first: {bad.iloc[0].tolist()}); expected mm ≥ 0"
+        )
+    full = pd.date_range(dates.min(), dates.max(), freq="D")
+    missing = full.difference(pd.DatetimeIndex(dates))
+    if len(missing) or dates.duplicated().any():
+        raise InputDataError(
+            f"rain-gauge table {src_path}: the daily record must be complete and unique; "
+            f"missing {len(missing)} day(s) (first {[str(d.date()) for d in missing[:3]]}), "
+            f"{int(dates.duplicated().sum())} duplicate(s)"
+        )
+    series = values.to_numpy("float32")[np.argsort(dates.to_numpy())]
+    transform, width, height = rain_lattice(grid, res_deg=res_deg)
+    x = transform.c + (np.arange(width) + 0.5) * transform.a
+    y = transform.f + (np.arange(height) + 0.5) * transform.e
+    rain = xr.DataArray(
+        np.broadcast_to(series[:, None, None], (series.size, height, width)).copy(),
+        dims=("time", "y", "x"),
+        coords={"time": full.to_numpy(), "y": y, "x": x},
+        attrs={"long_name": f"daily rain at gauge ({src_path.name}, column {value_col})"},
+    )
+    rain = rain.rio.write_crs("EPSG:4326").rio.write_transform(transform)
+    return write_rain_daily(rain, out_path)
+
+
+# ------------------------------------------------------------------- vectors
+def _require_columns(gdf, path, cols: Sequence[str], what: str) -> None:
+    missing = [c for c in cols if c is not None and c not in gdf.columns]
+    if missing:
+        raise InputDataError(
+            f"{what} {path}: column(s) {missing} not found; it has "
+            f"{[c for c in gdf.columns if c != 'geometry']}"
+        )
+
+
+def read_zones(
+    path,
+    *,
+    layer: str | None = None,
+    id_col: str,
+    name_col: str,
+    name_en_col: str | None = None,
+    grid: AnalysisGrid,
+) -> gpd.GeoDataFrame:
+    """Zone polygons (townships or small watersheds) in the grid CRS.
+
+    Returns a GeoDataFrame with ``zone_id`` (str), ``name``, ``name_en`` (the
+    Chinese name when ``name_en_col`` is not given). Errors name the file and
+    column: missing columns, no CRS, duplicate IDs, non-polygon geometries.
+    """
+    gdf = _read_vector(path, layer=layer, what="zone layer")
+    _require_columns(gdf, path, [id_col, name_col, name_en_col], "zone layer")
+    types = set(gdf.geom_type.dropna())
+    if not types <= {"Polygon", "MultiPolygon"}:
+        raise InputDataError(f"zone layer {path}: geometries must be polygons, found {types}")
+    ids = gdf[id_col].astype(str)
+    dup = sorted(ids[ids.duplicated()].unique())
+    if dup:
+        raise InputDataError(f"zone layer {path}: column {id_col!r} has duplicate IDs {dup[:10]}")
+    out = gpd.GeoDataFrame(
+        {
+            "zone_id": ids.to_numpy(),
+            "name": gdf[name_col].astype(str).to_numpy(),
+            "name_en": gdf[name_en_col if name_en_col else name_col].astype(str).to_numpy(),
+        },
+        geometry=gdf.geometry.to_crs(grid.crs).values,
+        crs=grid.crs,
+    )
+    return out
+
+
+def write_zones(zones: gpd.GeoDataFrame, out_path) -> Path:
+    """Write ``townships.gpkg`` / ``watersheds.gpkg`` (layer = file stem)."""
+    return _write_gpkg(zones, out_path, layer=Path(out_path).stem)
+
+
+def read_survey(
+    path,
+    *,
+    class_col: str,
+    grid: AnalysisGrid,
+    aoi,
+    id_col: str | None = None,
+    year: int | None = None,
+    year_col: str | None = None,
+    layer: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Field-survey points with SL 190-2007 intensity classes, in the grid CRS.
+
+    Parameters
+    ----------
+    path : path
+        GeoPackage or shapefile of points.
+    class_col : str
+        Column with the intensity class, integer 1–6 (1 微度 … 6 剧烈).
+    grid : AnalysisGrid
+        Target CRS.
+    aoi : path, GeoDataFrame/GeoSeries or geometry
+        Every point must fall inside it (a bare geometry is in the grid CRS).
+    id_col, year_col : str, optional
+        Survey ID column (default: row number) and year column (else ``year``).
+    year : int, optional
+        Year of every point when there is no year column.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``survey_id`` (str), ``year`` (int), ``intensity_class`` (int 1–6).
+    """
+    gdf = _read_vector(path, layer=layer, what="survey layer")
+    _require_columns(gdf, path, [class_col, id_col, year_col], "survey layer")
+    if year_col is None and year is None:
+        raise ConfigError(f"survey {path}: give year_col or year")
+    types = set(gdf.geom_type.dropna())
+    if types != {"Point"}:
+        raise InputDataError(f"survey layer {path}: geometries must be points, found {types}")
+    raw = pd.to_numeric(gdf[class_col], errors="coerce")
+    bad_mask = ~raw.isin(range(1, 7))
+    if bad_mask.any():
+        bad = sorted(set(gdf.loc[bad_mask, class_col].astype(str)))
+        raise InputDataError(
+            f"survey layer {path}: column {class_col!r} has values {bad[:10]} that are not "
+            "SL 190-2007 intensity classes 1–6 (1 微度 … 6 剧烈)"
+        )
+    pts = gdf.geometry.to_crs(grid.crs)
+    if isinstance(aoi, shapely.Geometry):
+        aoi_geom = aoi
+    else:
+        aoi_geom = _aoi_geoseries(aoi).to_crs(grid.crs).iloc[0]
+    inside = pts.within(aoi_geom)
+    ids = (
+        gdf[id_col].astype(str)
+        if id_col
+        else pd.Series([str(i) for i in range(1, len(gdf) + 1)], index=gdf.index)
+    )
+    if not inside.all():
+        outside = ids[~inside.to_numpy()].tolist()
+        raise InputDataError(
+            f"survey layer {path}: {len(outside)} point(s) lie outside the AOI "
+            f"(IDs {outside[:10]} from column {id_col or '(row number)'!r})"
+        )
+    years = gdf[year_col].astype(int).to_numpy() if year_col else np.full(len(gdf), int(year))
+    return gpd.GeoDataFrame(
+        {
+            "survey_id": ids.to_numpy(),
+            "year": years,
+            "intensity_class": raw.astype(int).to_numpy(),
+        },
+        geometry=pts.values,
+        crs=grid.crs,
+    )
+
+
+def write_survey(points: gpd.GeoDataFrame, out_path) -> Path:
+    """Write ``survey_{year}.gpkg`` (layer ``survey``)."""
+    return _write_gpkg(points, out_path, layer="survey")
