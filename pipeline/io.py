@@ -44,6 +44,18 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None):
             tmp.unlink()
 
 
+@contextlib.contextmanager
+def _scratch_file(path: Path):
+    """A temporary file beside ``path`` that is always removed afterwards."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".scratch.tif", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def open_raster(
     path: str | os.PathLike,
     *,
@@ -122,7 +134,7 @@ def write_cog(
     if "band" in out.dims and band_names is None and out["band"].dtype.kind in "US":
         band_names = [str(b) for b in out["band"].values]
 
-    with atomic_path(path) as final_tmp, atomic_path(path.with_suffix(".stage.tif")) as stage:
+    with atomic_path(path) as final_tmp, _scratch_file(path) as stage:
         out.rio.to_raster(
             stage,
             driver="GTiff",

@@ -83,6 +83,12 @@ def ml_inputs(wildcards):
 
 
 FACTOR_NAMES = ["R", "K", "LS", "C", "P"] if MODEL == "rusle" else ["R", "K", "L", "S", "B", "E", "T"]
+CAPTIONS = {
+    "intensity": "intensity_map",
+    "soil_loss": "soil_loss_map",
+    "townships": "zones_stacked_bars",
+    "watersheds": "zones_stacked_bars",
+}
 FIGURES = ["intensity", "soil_loss", "class_shares", "townships", "watersheds"] + [
     f"factor_{n}" for n in FACTOR_NAMES
 ]
@@ -107,6 +113,7 @@ def report_inputs(wildcards):
         base = os.path.join(OUT, f"change_{prev}_{year}").format(aoi=wildcards.aoi)
         d["change_matrix"] = os.path.join(base, "change_matrix.csv")
         d["change_summary"] = os.path.join(base, "change_summary.json")
+        d["change_chart"] = os.path.join(base, "change.png")
     if ML_ENABLED:
         ml_dir = os.path.join(OUT, "{year}", "ml").format(aoi=wildcards.aoi, year=year)
         d["intensity_ml"] = os.path.join(OUT, "{year}", "intensity_ml.tif").format(
@@ -115,4 +122,7 @@ def report_inputs(wildcards):
         d["ml_cv"] = os.path.join(ml_dir, "cv_metrics.json")
         d["ml_areas"] = os.path.join(ml_dir, "error_adjusted_areas.csv")
         d["ml_agreement"] = os.path.join(ml_dir, "agreement_ha.csv")
+        d["ml_map"] = os.path.join(OUT, "{year}", "maps", "intensity_ml.png").format(
+            aoi=wildcards.aoi, year=year
+        )
     return d

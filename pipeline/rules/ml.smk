@@ -5,6 +5,11 @@ rule ml:
         unpack(ml_inputs),
     output:
         intensity_ml=os.path.join(OUT, "{year}", "intensity_ml.tif"),
+        map=report(
+            os.path.join(OUT, "{year}", "maps", "intensity_ml.png"),
+            caption="../report/captions/intensity_ml.rst",
+            category="{year}",
+        ),
         model=os.path.join(OUT, "{year}", "ml", "model.skops"),
         metadata=os.path.join(OUT, "{year}", "ml", "model.json"),
         cv=os.path.join(OUT, "{year}", "ml", "cv_metrics.json"),

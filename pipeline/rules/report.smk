@@ -7,11 +7,11 @@ rule report:
         html=os.path.join(OUT, "{year}", "report.html"),
         bulletin_zh=os.path.join(OUT, "{year}", "bulletin_zh.md"),
         bulletin_en=os.path.join(OUT, "{year}", "bulletin_en.md"),
-        xlsx=os.path.join(OUT, "{year}", "tables", "tables.xlsx"),
+        tables=directory(os.path.join(OUT, "{year}", "bulletin_tables")),
         figures=[
             report(
                 os.path.join(OUT, "{year}", "maps", f"{name}.png"),
-                caption=f"../report/captions/{name.split('_')[0] if name.startswith('factor_') else name}.rst",
+                caption=f"../report/captions/{CAPTIONS.get(name, name)}.rst",
                 category="{year}",
             )
             for name in FIGURES

@@ -26,6 +26,11 @@ rule change:
     output:
         matrix=os.path.join(OUT, "change_{y0}_{y1}", "change_matrix.csv"),
         summary=os.path.join(OUT, "change_{y0}_{y1}", "change_summary.json"),
+        chart=report(
+            os.path.join(OUT, "change_{y0}_{y1}", "change.png"),
+            caption="../report/captions/change.rst",
+            category="change",
+        ),
     wildcard_constraints:
         y0=r"\d{4}",
         y1=r"\d{4}",

@@ -12,5 +12,6 @@ run_from_snakemake(
     year1=int(smk.wildcards.y1),
     out_matrix=smk.output.matrix,
     out_summary=smk.output.summary,
+    out_chart=smk.output.chart,
     compute=smk.config["compute"],
 )

@@ -28,6 +28,11 @@ def _open_rain(rain_path: str | Path) -> xr.DataArray:
     if "precipitation" not in ds:
         raise InputDataError(f"{path}: expected a variable 'precipitation' (mm/day)")
     rain = ds["precipitation"]
+    if rain.rio.crs is None and "spatial_ref" in ds.variables:
+        attrs = ds["spatial_ref"].attrs
+        wkt = attrs.get("crs_wkt") or attrs.get("spatial_ref")
+        if wkt:
+            rain = rain.rio.write_crs(wkt)
     if rain.rio.crs is None:
         raise InputDataError(f"{path}: the rainfall grid has no CRS (write it with rioxarray)")
     rain.attrs.setdefault("units", "mm d-1")

@@ -75,6 +75,7 @@ def make_change(
     year1: int,
     out_matrix,
     out_summary,
+    out_chart=None,
     compute: Mapping | None = None,
 ) -> None:
     """Transition matrix (ha) and change summary between two assessment years."""
@@ -86,7 +87,11 @@ def make_change(
     matrix = stats.change_matrix(a, b, area)
     summary = stats.change_summary(matrix, year0=int(year0), year1=int(year1))
     write_csv(matrix.reset_index(), out_matrix)
-    write_text(_json(summary), out_summary)
+    write_text(_json({k: v for k, v in summary.items() if k != "matrix"}), out_summary)
+    if out_chart:
+        from pipeline.report.charts import plot_change
+
+        plot_change(summary, out_chart, year0=year0, year1=year1, matrix=matrix, lang="zh")
 
 
 def read_change(matrix_path, summary_path):
