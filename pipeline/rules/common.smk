@@ -2,6 +2,8 @@
 import os
 from pathlib import Path
 
+from pipeline.stages.inputs import check_source_config
+
 AOI = config["aoi"]
 YEARS = sorted(int(y) for y in config["years"])
 RES = os.path.join(config["resources_dir"], "{aoi}")
@@ -45,6 +47,10 @@ def print_report_locations():
         print(f"Shuibao: report for {year}: {path.resolve()}")
 
 
+# Parse-time checks of the input sources (pipeline/stages/inputs.py): an input from a source
+# that cannot provide it, no NDVI with an NDVI-based cover method, or ML without survey
+# points raise a ConfigError naming the key before any job runs.
+INPUTS_AVAILABLE = check_source_config(config)
 ML_ENABLED = bool(config["ml"]["enabled"])
 
 

@@ -13,6 +13,8 @@ rule factor_r:
         rainfall=config["rainfall"],
     log:
         os.path.join(LOGS, "{year}", "factor_r.log"),
+    benchmark:
+        os.path.join(LOGS, "{year}", "factor_r.bench.tsv"),
     conda:
         "../../environment.yml"
     script:
@@ -28,6 +30,8 @@ rule factor_k:
         soil=config["soil"],
     log:
         os.path.join(LOGS, "factor_k.log"),
+    benchmark:
+        os.path.join(LOGS, "factor_k.bench.tsv"),
     conda:
         "../../environment.yml"
     script:
@@ -46,6 +50,8 @@ rule terrain:
         terrain=config["terrain"],
     log:
         os.path.join(LOGS, "terrain.log"),
+    benchmark:
+        os.path.join(LOGS, "terrain.bench.tsv"),
     threads: 2
     conda:
         "../../environment.yml"
@@ -55,7 +61,8 @@ rule terrain:
 
 rule factor_cover:
     input:
-        ndvi=os.path.join(RES, "ndvi_{year}.tif"),
+        # cover.method table uses land cover only: then no NDVI is needed (empty input).
+        ndvi=[] if config["cover"]["method"] == "table" else os.path.join(RES, "ndvi_{year}.tif"),
         landcover=os.path.join(RES, "landcover_{year}.tif"),
         shares=os.path.join(OUT, "{year}", "factors", "R_halfmonth_share.csv"),
     output:
@@ -65,6 +72,8 @@ rule factor_cover:
         what="C" if MODEL == "rusle" else "B",
     log:
         os.path.join(LOGS, "{year}", "factor_cover.log"),
+    benchmark:
+        os.path.join(LOGS, "{year}", "factor_cover.bench.tsv"),
     conda:
         "../../environment.yml"
     script:
@@ -82,6 +91,8 @@ if MODEL == "rusle":
             support=config["support"],
         log:
             os.path.join(LOGS, "{year}", "factor_p.log"),
+        benchmark:
+            os.path.join(LOGS, "{year}", "factor_p.bench.tsv"),
         conda:
             "../../environment.yml"
         script:
@@ -99,6 +110,8 @@ else:
             csle=config["csle"],
         log:
             os.path.join(LOGS, "{year}", "factor_e_t.log"),
+        benchmark:
+            os.path.join(LOGS, "{year}", "factor_e_t.bench.tsv"),
         conda:
             "../../environment.yml"
         script:

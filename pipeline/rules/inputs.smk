@@ -18,6 +18,8 @@ rule inputs:
         years=YEARS,
     log:
         os.path.join(LOGS, "inputs.log"),
+    benchmark:
+        os.path.join(LOGS, "inputs.bench.tsv"),
     threads: 2
     conda:
         "../../environment.yml"

@@ -20,6 +20,8 @@ rule ml:
         model=MODEL,
     log:
         os.path.join(LOGS, "{year}", "ml.log"),
+    benchmark:
+        os.path.join(LOGS, "{year}", "ml.bench.tsv"),
     threads: 2
     conda:
         "../../environment.yml"

@@ -24,6 +24,8 @@ rule report:
         classification=config["classification"],
     log:
         os.path.join(LOGS, "{year}", "report.log"),
+    benchmark:
+        os.path.join(LOGS, "{year}", "report.bench.tsv"),
     conda:
         "../../environment.yml"
     script:

@@ -14,6 +14,8 @@ rule soil_loss:
         classification=config["classification"],
     log:
         os.path.join(LOGS, "{year}", "soil_loss.log"),
+    benchmark:
+        os.path.join(LOGS, "{year}", "soil_loss.bench.tsv"),
     conda:
         "../../environment.yml"
     script:

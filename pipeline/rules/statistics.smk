@@ -13,6 +13,8 @@ rule statistics:
         watersheds=os.path.join(OUT, "{year}", "tables", "zones_watershed.csv"),
     log:
         os.path.join(LOGS, "{year}", "statistics.log"),
+    benchmark:
+        os.path.join(LOGS, "{year}", "statistics.bench.tsv"),
     conda:
         "../../environment.yml"
     script:
@@ -36,6 +38,8 @@ rule change:
         y1=r"\d{4}",
     log:
         os.path.join(LOGS, "change_{y0}_{y1}.log"),
+    benchmark:
+        os.path.join(LOGS, "change_{y0}_{y1}.bench.tsv"),
     conda:
         "../../environment.yml"
     script:
