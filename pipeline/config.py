@@ -78,7 +78,17 @@ def validate_config(config: Mapping, *, schema: dict | None = None) -> dict:
         messages = [_describe(e, schema) for e in errors]
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(messages))
     _semantic_checks(filled)
-    return filled
+    return _canonical(filled)
+
+
+def _canonical(obj):
+    """Mappings with sorted keys, recursively: the order of keys in a YAML file must
+    not look like a parameter change to Snakemake (it compares params by repr)."""
+    if isinstance(obj, dict):
+        return {k: _canonical(obj[k]) for k in sorted(obj, key=str)}
+    if isinstance(obj, list):
+        return [_canonical(v) for v in obj]
+    return obj
 
 
 def _semantic_checks(cfg: dict) -> None:

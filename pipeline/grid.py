@@ -143,9 +143,9 @@ class AnalysisGrid:
         da = xr.DataArray(data, dims=dims, coords=self.coords(), name=name)
         da.attrs.update(attrs or {})
         da.attrs["units"] = units
-        da = da.rio.write_crs(self.crs).rio.write_transform(self.transform)
+        da.rio.write_crs(self.crs, inplace=True).rio.write_transform(self.transform, inplace=True)
         if nodata is not None:
-            da = da.rio.write_nodata(nodata, encoded=False)
+            da.rio.write_nodata(nodata, encoded=False, inplace=True)
         return da
 
     def matches(self, da: xr.DataArray, *, tol: float = 1e-6) -> bool:

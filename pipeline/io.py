@@ -13,6 +13,7 @@ import contextlib
 import os
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -72,13 +73,15 @@ def open_raster(
     if not path.exists():
         raise InputDataError(f"raster file not found: {path}")
     try:
-        da = (
-            xr.open_dataarray(
-                path, engine="rasterio", chunks=chunks, mask_and_scale=masked, lock=False
-            )
-            if chunks is not None
-            else xr.open_dataarray(path, engine="rasterio", mask_and_scale=masked)
-        )
+        with warnings.catch_warnings():
+            # COG blocks (512) need not divide the dask chunks; the warning is noise here.
+            warnings.filterwarnings("ignore", message="The specified chunks separate")
+            if chunks is not None:
+                da = xr.open_dataarray(
+                    path, engine="rasterio", chunks=chunks, mask_and_scale=masked, lock=False
+                )
+            else:
+                da = xr.open_dataarray(path, engine="rasterio", mask_and_scale=masked)
     except Exception as exc:  # rasterio raises several types for unreadable files
         raise InputDataError(f"cannot read raster {path}: {exc}") from exc
     if "band" in da.dims and da.sizes["band"] == 1:
@@ -135,16 +138,35 @@ def write_cog(
         band_names = [str(b) for b in out["band"].values]
 
     with atomic_path(path) as final_tmp, _scratch_file(path) as stage:
-        out.rio.to_raster(
-            stage,
-            driver="GTiff",
-            tiled=True,
-            blockxsize=blocksize,
-            blockysize=blocksize,
-            compress="deflate",
-            lock=threading.Lock(),
-            compute=True,
-        )
+        if out.chunks is None:
+            # In memory already: one uncompressed write (compression happens once, in the COG).
+            data = np.asarray(out.values)
+            with rasterio.open(
+                stage,
+                "w",
+                driver="GTiff",
+                dtype=dtype,
+                count=1 if data.ndim == 2 else data.shape[0],
+                height=out.rio.height,
+                width=out.rio.width,
+                crs=out.rio.crs,
+                transform=out.rio.transform(),
+                nodata=nodata,
+                tiled=True,
+                blockxsize=blocksize,
+                blockysize=blocksize,
+            ) as dst:
+                dst.write(data.reshape(-1, out.rio.height, out.rio.width))
+        else:
+            out.rio.to_raster(
+                stage,
+                driver="GTiff",
+                tiled=True,
+                blockxsize=blocksize,
+                blockysize=blocksize,
+                lock=threading.Lock(),
+                compute=True,
+            )
         with rasterio.open(stage, "r+") as dst:
             dst.update_tags(**all_tags)
             if scale is not None or offset is not None:
@@ -166,6 +188,7 @@ def write_cog(
             overview_resampling="nearest",
             use_cog_driver=False,
             additional_cog_metadata=all_tags,
+            config={"GDAL_NUM_THREADS": "ALL_CPUS"},
         )
     return path
 

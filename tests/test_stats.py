@@ -541,3 +541,36 @@ def test_zone_partly_outside_the_raster_warns():
         pixel_area_ha(cls).sel(x=slice(111.0, 111.5), y=slice(30.0, 29.0)),
     )
     np.testing.assert_allclose(long["area_ha"], inside["area_ha"], rtol=1e-6)
+
+
+def test_centre_method_zones_sum_exactly_to_the_centre_masked_district():
+    """Zones that tile the district, assigned by pixel centre, add up to the district table
+    built with the same (centre) rule, to floating-point precision; coverage fractions do
+    not, because border pixels are split while the district counts them whole."""
+    import geopandas as gpd
+    from rasterio.features import geometry_mask
+    from shapely.geometry import Polygon, box
+
+    from pipeline.grid import AnalysisGrid, local_albers_crs
+
+    grid = AnalysisGrid.from_bounds(local_albers_crs(116, 25, 117, 26), 0, 0, 1000, 1000, 10.0)
+    district = Polygon([(55, 30), (960, 80), (930, 955), (40, 900)])
+    halves = [
+        district.intersection(box(0, 0, 503.3, 1000)),
+        district.intersection(box(503.3, 0, 1000, 1000)),
+    ]
+    rng = np.random.default_rng(1)
+    codes = rng.integers(1, 7, size=grid.shape).astype("float32")
+    inside = ~geometry_mask([district], out_shape=grid.shape, transform=grid.transform)
+    intensity = grid.dataarray(np.where(inside, codes, np.nan), name="c", units="1").chunk(37)
+    area = pixel_area_ha(intensity)
+    table = class_area_table(intensity, area)
+    zones = gpd.GeoDataFrame(
+        {"zone_id": ["w", "e"], "name": ["西", "东"]}, geometry=halves, crs=grid.crs
+    )
+    centre = zonal_class_areas(intensity, area, zones, method="centre")
+    by_class = centre.groupby("class_code")["area_ha"].sum().to_numpy()
+    np.testing.assert_allclose(by_class, table["area_ha"].to_numpy(), rtol=0, atol=1e-9)
+    coverage = zonal_class_areas(intensity, area, zones, method="coverage")
+    assert abs(coverage["area_ha"].sum() - table["area_ha"].sum()) > 0.01
+    assert abs(table["area_ha"].sum() * 1e4 - district.area) / district.area < 0.01

@@ -11,8 +11,12 @@ rule inputs:
         townships=os.path.join(RES, "townships.gpkg"),
         watersheds=os.path.join(RES, "watersheds.gpkg"),
         landcover=expand(os.path.join(RES, "landcover_{year}.tif"), year=YEARS, allow_missing=True),
-        ndvi=expand(os.path.join(RES, "ndvi_{year}.tif"), year=YEARS, allow_missing=True),
-        survey=expand(os.path.join(RES, "survey_{year}.gpkg"), year=YEARS, allow_missing=True),
+        ndvi=expand(os.path.join(RES, "ndvi_{year}.tif"), year=YEARS, allow_missing=True)
+        if INPUTS_AVAILABLE["ndvi"]
+        else [],
+        survey=expand(os.path.join(RES, "survey_{year}.gpkg"), year=YEARS, allow_missing=True)
+        if INPUTS_AVAILABLE["survey"]
+        else [],
     params:
         source=config["source"],
         years=YEARS,

@@ -1050,6 +1050,140 @@ def fetch_chirps(
     return write_rain_daily(rain, out_path)
 
 
+# ------------------------------------------------------- configuration → inputs
+#: Inputs the Earth Engine source can write (zones and survey are always local).
+PROVIDES = frozenset({"dem", "landcover", "ndvi", "rain", "soil"})
+#: Default length of the CHIRPS record, years ending with the last assessment year.
+RAIN_RECORD_YEARS = 10
+
+
+def prepare_inputs(
+    out_dir,
+    cfg: Mapping,
+    *,
+    years: Sequence[int],
+    only: Sequence[str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Path]:
+    """Write the raster inputs and ``rain_daily.nc`` from Google Earth Engine.
+
+    Parameters
+    ----------
+    out_dir : path
+        ``resources/{aoi}/``; ``grid.json`` and ``aoi.gpkg`` are written first
+        from ``cfg["local"]`` (the AOI is always a local file) unless present.
+        Raw downloads and their provenance go to ``earthengine.cache_dir``
+        (default ``out_dir/.ee_cache``), so a rerun downloads nothing.
+    cfg : mapping
+        The ``source`` section; its ``earthengine`` part holds the settings
+        (configs/schema.yaml, ``source.earthengine``).
+    years : sequence of int
+        Assessment years. CHIRPS covers ``rain_first_year`` (default: 10 years
+        before the last assessment year) … the last year; WorldCover is one
+        edition (``worldcover_version``) written as every year's land cover.
+    only : sequence of str, optional
+        Subset of ``PROVIDES`` (default all five).
+    sleep : callable
+        Used between retries (injected by tests).
+
+    Returns
+    -------
+    dict
+        File key → path written.
+
+    Raises
+    ------
+    AuthenticationError
+        No credentials (``key_env`` or application-default credentials).
+    QuotaError
+        A 429 that persists after ``max_retries`` retries.
+    """
+    from pipeline.sources import local
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = sorted(PROVIDES if only is None else set(only))
+    unsupported = sorted(set(names) - PROVIDES)
+    if unsupported:
+        raise ConfigError(
+            f"the Earth Engine source cannot provide {unsupported}: township/watershed layers "
+            "and survey points come from local files (source.inputs)"
+        )
+    ee_cfg = dict(cfg.get("earthengine") or {})
+    years = sorted(int(y) for y in years)
+    grid = local.load_or_prepare_grid(out_dir, cfg)
+    key_env = ee_cfg.get("key_env") or KEY_ENV
+    project = ee_cfg.get("project")
+    if names and not ee.data.is_initialized():
+        initialize(project=project, key_env=key_env, high_volume=ee_cfg.get("high_volume", True))
+    fetch_kw = dict(
+        cache_dir=ee_cfg.get("cache_dir"),
+        max_bytes=float(ee_cfg.get("max_bytes") or MAX_REQUEST_BYTES),
+        max_retries=int(ee_cfg.get("max_retries", 5)),
+        backoff_s=float(ee_cfg.get("backoff_s", 2.0)),
+        sleep=sleep,
+        project=project,
+        key_env=key_env,
+    )
+    written: dict[str, Path] = {}
+    if "dem" in names:
+        written["dem"] = fetch_dem(
+            grid,
+            out_dir / "dem.tif",
+            dataset=ee_cfg.get("dem_dataset") or "COPERNICUS/DEM/GLO30",
+            request_res_m=float(ee_cfg.get("dem_request_res_m") or 30.0),
+            **fetch_kw,
+        )
+    if "landcover" in names:
+        first = out_dir / f"landcover_{years[0]}.tif"
+        fetch_landcover(
+            grid,
+            first,
+            version=ee_cfg.get("worldcover_version") or "v200",
+            recode=ee_cfg.get("worldcover_recode") or None,
+            request_res_m=float(ee_cfg.get("landcover_request_res_m") or 10.0),
+            **fetch_kw,
+        )
+        written[f"landcover_{years[0]}"] = first
+        for year in years[1:]:  # one WorldCover edition: the same map every year
+            path = out_dir / f"landcover_{year}.tif"
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(first.read_bytes())
+            written[f"landcover_{year}"] = path
+    if "ndvi" in names:
+        for year in years:
+            written[f"ndvi_{year}"] = fetch_ndvi(
+                grid,
+                year,
+                out_dir / f"ndvi_{year}.tif",
+                cs_threshold=float(ee_cfg.get("cs_threshold", 0.6)),
+                max_cloud_pct=ee_cfg.get("max_cloud_pct", 80.0),
+                gap_fill=bool(ee_cfg.get("gap_fill", True)),
+                request_res_m=float(ee_cfg.get("ndvi_request_res_m") or 10.0),
+                **fetch_kw,
+            )
+    if "soil" in names:
+        written["soil"] = fetch_soil(
+            grid,
+            out_dir / "soil.tif",
+            depths=tuple(ee_cfg.get("soil_depths") or ("0-5cm", "5-15cm", "15-30cm")),
+            request_res_m=float(ee_cfg.get("soil_request_res_m") or 250.0),
+            **fetch_kw,
+        )
+    if "rain" in names:
+        first_year = ee_cfg.get("rain_first_year")
+        first_year = int(first_year) if first_year else years[-1] - RAIN_RECORD_YEARS + 1
+        if first_year > years[0]:
+            raise ConfigError(
+                f"config key 'source.earthengine.rain_first_year': {first_year} is after the "
+                f"first assessment year {years[0]}; the rain record must cover every year"
+            )
+        written["rain_daily"] = fetch_chirps(
+            grid, list(range(first_year, years[-1] + 1)), out_dir / "rain_daily.nc", **fetch_kw
+        )
+    return written
+
+
 __all__ = [
     "build_chirps_daily",
     "build_dem",
@@ -1071,5 +1205,6 @@ __all__ = [
     "initialize",
     "ndvi_period_stack",
     "prepare_for_download",
+    "prepare_inputs",
     "utm_crs_code",
 ]

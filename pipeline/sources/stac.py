@@ -619,6 +619,101 @@ def fetch_ndvi(
     return write_ndvi(ds["ndvi"], out_path, grid=grid, tags=_provenance_tags(items, collection))
 
 
+# ------------------------------------------------------- configuration → inputs
+#: Inputs the STAC source can write (no rain or soil in these catalogues).
+PROVIDES = frozenset({"dem", "landcover", "ndvi"})
+
+
+def _chunks(side) -> dict | None:
+    return None if side in (None, 0) else {"x": int(side), "y": int(side)}
+
+
+def prepare_inputs(
+    out_dir, cfg: Mapping, *, years: Sequence[int], only: Sequence[str] | None = None
+) -> dict[str, Path]:
+    """Write ``dem.tif``, ``landcover_{year}.tif`` and ``ndvi_{year}.tif`` from STAC.
+
+    Parameters
+    ----------
+    out_dir : path
+        ``resources/{aoi}/``; ``grid.json`` and ``aoi.gpkg`` are written first
+        from ``cfg["local"]`` (the AOI is always a local file) unless present.
+    cfg : mapping
+        The ``source`` section; its ``stac`` part holds the catalogue settings
+        (configs/schema.yaml, ``source.stac``).
+    years : sequence of int
+        Assessment years: one NDVI search per year. WorldCover is one edition
+        (``worldcover_datetime``), written as the land cover of every year.
+    only : sequence of str, optional
+        Subset of ``PROVIDES`` (default all three).
+
+    Returns
+    -------
+    dict
+        File key → path written.
+
+    Examples
+    --------
+    >>> prepare_inputs("resources/changting", config["source"], years=[2023])  # doctest: +SKIP
+    """
+    from pipeline.sources import local
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = sorted(PROVIDES if only is None else set(only))
+    unsupported = sorted(set(names) - PROVIDES)
+    if unsupported:
+        raise ConfigError(
+            f"the STAC source cannot provide {unsupported} (it has DEM, land cover and NDVI): "
+            "choose another source for them in source.inputs"
+        )
+    st = dict(cfg.get("stac") or {})
+    catalog_url = st.get("catalog_url") or EARTH_SEARCH
+    grid = local.load_or_prepare_grid(out_dir, cfg)
+    written: dict[str, Path] = {}
+    if "dem" in names:
+        written["dem"] = fetch_dem(
+            st.get("dem_catalog_url") or catalog_url,
+            grid,
+            out_dir / "dem.tif",
+            collection=st.get("dem_collection") or "cop-dem-glo-30",
+            asset=st.get("dem_asset") or "data",
+        )
+    if "landcover" in names:
+        wc_url = st.get("worldcover_catalog_url") or catalog_url
+        collection = st.get("worldcover_collection") or "esa-worldcover"
+        items = search_items(
+            wc_url,
+            collection=collection,
+            bbox=grid_bbox_lonlat(grid),
+            datetime=st.get("worldcover_datetime"),
+        )
+        lc = load_worldcover(
+            items,
+            grid,
+            asset=st.get("worldcover_asset") or "map",
+            recode=st.get("worldcover_recode") or None,
+        )
+        tags = _provenance_tags(items, collection)
+        for year in sorted(int(y) for y in years):
+            path = out_dir / f"landcover_{year}.tif"
+            written[f"landcover_{year}"] = write_landcover(lc, path, grid=grid, tags=tags)
+    if "ndvi" in names:
+        for year in sorted(int(y) for y in years):
+            written[f"ndvi_{year}"] = fetch_ndvi(
+                catalog_url,
+                grid,
+                year,
+                out_dir / f"ndvi_{year}.tif",
+                collection=st.get("s2_collection") or "sentinel-2-c1-l2a",
+                max_cloud_pct=st.get("max_cloud_pct", 80.0),
+                keep_scl=tuple(st.get("scl_keep") or SCL_KEEP),
+                gap_fill=bool(st.get("gap_fill", True)),
+                chunks=_chunks(st.get("chunks")),
+            )
+    return written
+
+
 __all__ = [
     "EARTH_SEARCH",
     "PLANETARY_COMPUTER",
@@ -636,6 +731,7 @@ __all__ = [
     "load_s2_ndvi_halfmonths",
     "load_s2_observations",
     "load_worldcover",
+    "prepare_inputs",
     "s2_asset_keys",
     "s2_scale_offset",
     "search_items",

@@ -77,6 +77,15 @@ def make_r(
         raise InputDataError(
             f"{rain_path}: no daily rainfall for {year} (record has {years_in_record.tolist()})"
         )
+    if len(years_in_record) < 10:
+        log.warning(
+            "%s: the daily rainfall record has %d year(s) (%s–%s); the Zhang Wenbo α/β are "
+            "meant for >= 10 years and are computed from what is there",
+            rain_path,
+            len(years_in_record),
+            years_in_record.min(),
+            years_in_record.max(),
+        )
     rain_year = rain.sel(time=rain["time"].dt.year == int(year))
     method = rainfall.get("method", "zhang_wenbo")
     threshold = float(rainfall.get("threshold_mm", 12.0))
@@ -230,7 +239,8 @@ def make_c(
     what: str = "C",
     compute: Mapping | None = None,
 ) -> None:
-    ndvi = _ndvi_periods(ndvi_path, compute)
+    # cover.method table needs no NDVI (the rule then passes no NDVI file)
+    ndvi = None if cover.get("method") == "table" else _ndvi_periods(ndvi_path, compute)
     lc = open_raster(landcover_path, chunks=chunks_2d(compute))
     out = cover_factor(ndvi=ndvi, lc=lc, shares=_shares(shares_path), cover=cover, what=what)
     out = out.rio.write_crs(lc.rio.crs).rio.write_transform(lc.rio.transform())

@@ -1,0 +1,301 @@
+"""Benchmark: LS factor on synthetic DEMs of 1, 16 and 64 million cells.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_ls.py                 # 1, 16, 64 M cells, D8
+    .venv/bin/python benchmarks/bench_ls.py --sizes 16 --routing mfd
+    .venv/bin/python benchmarks/bench_ls.py --no-peers
+
+Each size runs in fresh processes, as Snakemake runs a step:
+
+- "cold, no cache": a new process with an empty numba cache (NUMBA_CACHE_DIR set to a new
+  temporary folder), so numba compiles every kernel;
+- "cold, cached": a new process with numba's on-disk cache (the kernels use cache=True);
+- "warm": the same process computing LS a second time.
+
+The DEM (a sum of oriented sine waves with 5 km to 60 m wavelengths, 10 m cells, rounded to
+0.1 m like a real DEM, so it has flats and closed depressions) is first written to a tiled
+float32 GeoTIFF; the timed step opens it with ``pipeline.io.open_raster`` in 2048² chunks
+(as the workflow does) and computes ``ls_factor`` with the defaults (D8, 300 m cap, no
+channel threshold) into a float32 array held in memory. Peak RSS is the child's
+``ru_maxrss``; GDAL's block cache is capped at 128 MB (GDAL_CACHEMAX; its default, 5 % of
+RAM, otherwise adds up to ~0.3 GB of cached DEM blocks at 64 M cells). With whitebox-workflows or GRASS (``r.watershed``) installed, the same file
+goes through them and the ratio is printed. Not a test: numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHUNK = 2048
+CELL = 10.0
+
+
+def synthetic_dem(n_cells: int, chunk: int = CHUNK):
+    """A lazy (dask) DEM of about n_cells cells, square, 10 m cells, EPSG:32650."""
+    import dask.array as da
+    import numpy as np
+    import rioxarray  # noqa: F401
+    import xarray as xr
+
+    side = int(round(n_cells**0.5))
+    rng = np.random.default_rng(42)
+    waves = []
+    for wavelength, amplitude in [
+        (5000, 120),
+        (2300, 60),
+        (1100, 30),
+        (520, 12),
+        (250, 5),
+        (120, 2),
+        (60, 0.7),
+    ]:
+        for _ in range(2):
+            angle = rng.uniform(0, np.pi)
+            phase = rng.uniform(0, 2 * np.pi)
+            waves.append((2 * np.pi / wavelength, np.cos(angle), np.sin(angle), phase, amplitude))
+
+    def block(block_info=None):
+        (r0, r1), (c0, c1) = block_info[None]["array-location"]
+        y = (np.arange(r0, r1, dtype=np.float64)[:, None]) * CELL
+        x = (np.arange(c0, c1, dtype=np.float64)[None, :]) * CELL
+        z = 400.0 + 0.01 * y + np.zeros((r1 - r0, c1 - c0))
+        for k, cx, cy, phase, amp in waves:
+            z += amp * np.sin(k * (cx * x + cy * y) + phase)
+        return (np.round(z * 10.0) / 10.0).astype(np.float32)
+
+    data = da.map_blocks(block, chunks=(_chunks(side, chunk),) * 2, dtype=np.float32)
+    coords = {
+        "y": 3.0e6 - (np.arange(side) + 0.5) * CELL,
+        "x": 3.0e5 + (np.arange(side) + 0.5) * CELL,
+    }
+    dem = xr.DataArray(data, dims=("y", "x"), coords=coords, name="dem")
+    return dem.rio.write_crs("EPSG:32650")
+
+
+def write_dem(n_cells: int, folder: Path) -> Path:
+    """Write the synthetic DEM as a tiled, compressed float32 GeoTIFF (nodata −9999)."""
+    import dask
+    import rasterio
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    dem = synthetic_dem(n_cells)
+    side = dem.shape[0]
+    path = folder / f"dem_{side}.tif"
+    profile = dict(
+        driver="GTiff",
+        width=side,
+        height=side,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32650",
+        transform=from_origin(3.0e5, 3.0e6, CELL, CELL),
+        nodata=-9999.0,
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        compress="deflate",
+        predictor=3,
+        BIGTIFF="IF_SAFER",
+    )
+    with rasterio.open(path, "w", **profile) as dst, dask.config.set(scheduler="synchronous"):
+        for r0, r1 in _bounds(dem.chunks[0]):
+            for c0, c1 in _bounds(dem.chunks[1]):
+                block = dem.data[r0:r1, c0:c1].compute()
+                dst.write(block, 1, window=Window(c0, r0, c1 - c0, r1 - r0))
+    return path
+
+
+def _bounds(chunks):
+    start = 0
+    for size in chunks:
+        yield start, start + size
+        start += size
+
+
+def _chunks(side, chunk):
+    full, rest = divmod(side, chunk)
+    return (chunk,) * full + ((rest,) if rest else ())
+
+
+def _rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def child(path: str, routing: str, repeats: int) -> dict:
+    """Runs inside the fresh process: LS of the DEM file, as the workflow step would."""
+    t_start = time.perf_counter()
+    import dask
+    import dask.array as da
+    import numpy as np
+
+    from pipeline.factors.terrain import ls_factor
+    from pipeline.io import open_raster
+
+    t_import = time.perf_counter() - t_start
+    dask.config.set(scheduler="threads", num_workers=2)
+    dem = open_raster(path, chunks={"y": CHUNK, "x": CHUNK})
+    out = {"cells": int(dem.size), "import_s": t_import, "runs_s": []}
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        ls = ls_factor(dem, routing=routing)
+        target = np.empty(ls.shape, dtype=np.float32)
+        da.store(ls.data, target, lock=False)
+        out["runs_s"].append(time.perf_counter() - t0)
+        out["ls_mean"] = float(np.nanmean(target))
+        del target, ls
+    out["process_s"] = time.perf_counter() - t_start
+    out["peak_rss_mib"] = _rss_mib()
+    return out
+
+
+def run_child(path, routing, repeats, *, fresh_cache: bool) -> dict:
+    env = dict(os.environ)
+    tmp = None
+    if fresh_cache:
+        tmp = tempfile.mkdtemp(prefix="numba-cache-")
+        env["NUMBA_CACHE_DIR"] = tmp
+    env.setdefault("OMP_NUM_THREADS", "1")
+    # GDAL's block cache defaults to 5 % of RAM and counts in the RSS; cap it as a workflow
+    # on a shared machine should (override with GDAL_CACHEMAX in the environment)
+    env.setdefault("GDAL_CACHEMAX", "128")
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            str(path),
+            "--routing",
+            routing,
+            "--repeats",
+            str(repeats),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    wall = time.perf_counter() - t0
+    if tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"child failed:\n{proc.stderr}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["fresh_process_wall_s"] = wall
+    return result
+
+
+# ------------------------------------------------------------------------------ peers
+def peer_whitebox(path: Path) -> float | None:
+    """whitebox-workflows on the same file: its nearest to an LS pipeline, in seconds.
+
+    fill_depressions (with flat resolution) → d8_flow_accum (specific catchment area) →
+    slope → sediment_transport_index (Moore & Burch's LS), in memory, 2 threads.
+    """
+    try:
+        import whitebox_workflows as wbw
+    except ImportError:
+        return None
+    env = wbw.WbEnvironment()
+    env.max_procs = 2
+    env.verbose = False
+    hyd = env.hydrology  # this build disables the flat env.<tool> methods
+    t0 = time.perf_counter()
+    dem = env.read_raster(str(path))
+    filled = hyd.fill_depressions(dem=dem)
+    sca = hyd.d8_flow_accum(input=filled, out_type="sca")
+    slope = env.terrain.slope(input=dem)
+    hyd.sediment_transport_index(sca=sca, slope=slope)
+    return time.perf_counter() - t0
+
+
+def peer_grass(path: Path) -> float | None:
+    if shutil.which("grass") is None:
+        return None
+    return None  # not installed here; see the report
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1,16,64", help="million cells, comma-separated")
+    ap.add_argument("--routing", default="d8", choices=["d8", "mfd"])
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument(
+        "--peer-max",
+        type=float,
+        default=16.0,
+        help="largest size (M cells) to run the peers on (default 16)",
+    )
+    ap.add_argument("--no-uncached", action="store_true", help="skip the empty-cache run")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--repeats", type=int, default=2, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child is not None:
+        print(json.dumps(child(args.child, args.routing, args.repeats)))
+        return
+    print(
+        f"LS benchmark, routing={args.routing}, chunks {CHUNK}², 2 dask threads, "
+        f"{os.cpu_count()} CPUs, GDAL_CACHEMAX {os.environ.get('GDAL_CACHEMAX', '128')} MB, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ls-"))
+    try:
+        # prime numba's on-disk cache (a kernel edited since the last run recompiles here)
+        run_child(write_dem(256 * 256, workdir), args.routing, 1, fresh_cache=False)
+        for size in [float(s) for s in args.sizes.split(",")]:
+            run_size(size, args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_size(size, args, workdir):
+    path = write_dem(int(size * 1e6), workdir)
+    mib = path.stat().st_size / 2**20
+    print(f"{size:g} M cells: DEM {path.name} ({mib:.0f} MiB on disk, 10 m cells)")
+    if not args.no_uncached:
+        nocache = run_child(path, args.routing, 1, fresh_cache=True)
+        print(
+            f"  cold, new process, empty numba cache: {nocache['fresh_process_wall_s']:.2f} s "
+            f"process (LS {nocache['runs_s'][0]:.2f} s), peak RSS "
+            f"{nocache['peak_rss_mib']:.0f} MiB"
+        )
+    fresh = run_child(path, args.routing, 1, fresh_cache=False)
+    print(
+        f"  cold, new process, numba cache: {fresh['fresh_process_wall_s']:.2f} s process "
+        f"(import {fresh['import_s']:.2f} s, LS {fresh['runs_s'][0]:.2f} s), peak RSS "
+        f"{fresh['peak_rss_mib']:.0f} MiB"
+    )
+    cached = run_child(path, args.routing, 2, fresh_cache=False)
+    print(
+        f"  warm (second LS in one process): {cached['runs_s'][1]:.2f} s; peak RSS "
+        f"{cached['peak_rss_mib']:.0f} MiB; mean LS {cached['ls_mean']:.4f}"
+    )
+    if not args.no_peers and size <= args.peer_max:
+        wb = peer_whitebox(path)
+        if wb is None:
+            print("  whitebox-workflows: not installed")
+        else:
+            print(
+                f"  whitebox-workflows fill + D8 SCA + slope + sediment transport index: "
+                f"{wb:.2f} s (same process as the parent, after reading the file); "
+                f"Shuibao warm LS / whitebox = {cached['runs_s'][1] / wb:.2f}"
+            )
+        if peer_grass(path) is None:
+            print("  GRASS r.watershed: not installed")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
