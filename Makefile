@@ -28,7 +28,7 @@ test: env
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/snakemake --lint --configfile tests/configs/small.yaml
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) --nbmake tests notebooks
 
 lint: env
 	$(BIN)/ruff check .

@@ -176,6 +176,7 @@ def write_cog(
                 for i, b in enumerate(band_names, start=1):
                     dst.set_band_description(i, b)
         profile = cog_profiles.get("deflate")
+        profile["zlevel"] = 1  # ~40 % faster than the default 6, files ~2 % larger
         profile.update(
             blockxsize=blocksize, blockysize=blocksize, predictor=2 if dtype.kind in "iu" else 3
         )
