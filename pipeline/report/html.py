@@ -95,7 +95,7 @@ _LAYER_NAMES = {
 _DASH = "—"
 #: Summary keys shown elsewhere (notes), not as key figures.
 _SUMMARY_KEYS_NOT_SHOWN = frozenset(
-    {"boundary_convention", "class_breaks_t_ha_yr", "region", "dominant_class_code"}
+    {"boundary_convention", "class_breaks_t_ha_yr", "region", "dominant_class_code", "year"}
 )
 
 
