@@ -192,3 +192,14 @@ def test_html_report_is_self_contained(run, tmp_path):
     text = copy.read_text(encoding="utf-8")
     assert "<img" in text and "data:image/png;base64," in text
     assert 'src="http' not in text and 'href="http' not in text
+
+
+def test_snakemake_report_registers_the_figures(run, tmp_path):
+    import zipfile
+
+    target = tmp_path / "report.zip"
+    proc = snakemake(run, "--report", str(target))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    names = zipfile.ZipFile(target).namelist()
+    for figure in ("intensity.png", "soil_loss.png", "class_shares.png", "change.png"):
+        assert any(n.endswith(figure) for n in names), (figure, names[:20])

@@ -1,7 +1,6 @@
 # Snakemake script for rule `ml`.
-from pipeline.stages.ml import make_ml
-
 from pipeline.stages.common import run_from_snakemake
+from pipeline.stages.ml import make_ml
 
 smk = snakemake  # noqa: F821
 inputs = dict(smk.input.items())

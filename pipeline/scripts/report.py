@@ -1,7 +1,6 @@
 # Snakemake script for rule `report`.
-from pipeline.stages.report import make_report
-
 from pipeline.stages.common import run_from_snakemake
+from pipeline.stages.report import make_report
 
 smk = snakemake  # noqa: F821
 run_from_snakemake(
