@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from pipeline.notebook import snakemake_command
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -27,21 +29,7 @@ def main() -> int:
     ap.add_argument("--keep", help="work directory to use and keep (default: a temp dir)")
     args = ap.parse_args()
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="shuibao-bench-"))
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(Path(args.config).resolve()),
-        "--cores",
-        args.cores,
-        "--quiet",
-        "rules",
-    ]
+    cmd = snakemake_command(args.config, workdir, cores=args.cores, extra=["--quiet", "rules"])
     t0 = time.perf_counter()
     proc = subprocess.run(cmd)
     wall = time.perf_counter() - t0

@@ -12,13 +12,13 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 
 import geopandas as gpd
 import pandas as pd
 import pytest
 import yaml
 
+from pipeline.notebook import snakemake_command
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -27,20 +27,7 @@ SMALL = REPO / "tests" / "configs" / "small.yaml"
 
 
 def snakemake(workdir, *args, configfile=SMALL):
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(configfile),
-        "--cores",
-        "2",
-        *args,
-    ]
+    cmd = snakemake_command(configfile, workdir, extra=args)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import geopandas as gpd
 import numpy as np
@@ -26,6 +25,7 @@ import pytest
 import shapely
 import yaml
 
+from pipeline.notebook import snakemake_command
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -39,20 +39,7 @@ AREA_TOLERANCE = 0.005
 
 
 def snakemake(workdir, configfile, *args, env=None):
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(configfile),
-        "--cores",
-        "2",
-        *args,
-    ]
+    cmd = snakemake_command(configfile, workdir, extra=args)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
 
 

@@ -21,7 +21,6 @@ Examples
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -461,42 +460,6 @@ def recode_classes(
 
 
 # ------------------------------------------------------------ standard writers
-def _write_cog_scaled(da, path, *, scale, offset, nodata, dtype, tags, band_names) -> Path:
-    """write_cog with a GDAL band scale/offset (so readers decode int16 NDVI).
-
-    Uses write_cog's ``scale``/``offset`` keywords if it has them (the same
-    check as pipeline/sources/demo.py); otherwise writes with write_cog, sets the
-    scale on that file and rebuilds the COG.
-    """
-    params = inspect.signature(write_cog).parameters
-    common = dict(nodata=nodata, dtype=dtype, tags=tags, band_names=band_names)
-    if "scale" in params and "offset" in params:
-        return write_cog(da, path, scale=scale, offset=offset, **common)
-    from rio_cogeo.cogeo import cog_translate
-    from rio_cogeo.profiles import cog_profiles
-
-    path = Path(path)
-    with atomic_path(path) as final_tmp, atomic_path(path.with_suffix(".noscale.tif")) as stage:
-        write_cog(da, stage, **common)
-        with rasterio.open(stage, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as dst:
-            dst.scales = (scale,) * dst.count
-            dst.offsets = (offset,) * dst.count
-            all_tags = dst.tags()
-        profile = cog_profiles.get("deflate")
-        profile.update(blockxsize=512, blockysize=512, predictor=2)
-        cog_translate(
-            stage,
-            final_tmp,
-            profile,
-            in_memory=False,
-            quiet=True,
-            overview_resampling="nearest",
-            use_cog_driver=False,
-            additional_cog_metadata=all_tags,
-        )
-    return path
-
-
 def _check_on_grid(da: xr.DataArray, grid: AnalysisGrid | None, name: str) -> xr.DataArray:
     if grid is None:
         return da
@@ -547,7 +510,7 @@ def write_ndvi(ndvi: xr.DataArray, out_path, *, grid=None, tags=None) -> Path:
     scaled = scaled.rename({dim: "band"}).assign_coords(band=PERIOD_NAMES)
     scaled.attrs = {"units": "1"}
     all_tags = {"scale": NDVI_SCALE, "periods": "half-months; P01 = Jan 1-15", **(tags or {})}
-    return _write_cog_scaled(
+    return write_cog(
         scaled,
         out_path,
         scale=NDVI_SCALE,
