@@ -7,7 +7,6 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pytest
-import rasterio
 import shapely
 import xarray as xr
 
@@ -89,35 +88,28 @@ def test_local_classes_fill_the_aoi_mask_and_the_zone_is_the_aoi(ywz, tmp_path):
 
 
 @pytest.mark.slow
-def test_stage_writes_every_contract_file_with_stand_ins(ywz, tmp_path):
-    source = _ywz_source(ywz)
+def test_stage_writes_every_contract_file_it_has(ywz, tmp_path):
+    source = _ywz_source(ywz)  # no NDVI and no survey points: those files are not written
     expected = [tmp_path / f for f in ("grid.json", "aoi.gpkg", "dem.tif", "soil.tif")]
-    expected += [
-        tmp_path / f"{p}_{y}.{e}"
-        for p, e in (("ndvi", "tif"), ("survey", "gpkg"))
-        for y in (2016, 2017)
-    ]
     stage.prepare_inputs(out_dir=tmp_path, source=source, years=[2016, 2017], expected=expected)
     for name in ("rain_daily.nc", "townships.gpkg", "watersheds.gpkg", "landcover_2016.tif"):
         assert (tmp_path / name).exists(), name
     assert (tmp_path / "landcover_2016.tif").read_bytes() == (
         tmp_path / "landcover_2017.tif"
     ).read_bytes()  # one map for both years, written deterministically
-    with rasterio.open(tmp_path / "ndvi_2017.tif") as src:
-        assert src.count == 24 and src.nodata == -32768
-        assert "shuibao_placeholder" in src.tags()
-        assert (src.read(1) == -32768).all()
-    assert len(gpd.read_file(tmp_path / "survey_2016.gpkg")) == 0
+    assert not (tmp_path / "ndvi_2017.tif").exists()
+    assert not (tmp_path / "survey_2016.gpkg").exists()
     rain = xr.open_dataset(tmp_path / "rain_daily.nc")["precipitation"]
     assert sorted(set(rain["time"].dt.year.values.tolist())) == list(range(2012, 2018))
     rain.close()
 
 
-def test_stage_stand_ins_only_when_the_rule_expects_them(ywz, tmp_path):
+def test_stage_names_an_expected_file_it_cannot_write(ywz, tmp_path):
     source = _ywz_source(ywz)
-    stage.prepare_inputs(out_dir=tmp_path, source=source, years=[2017], expected=())
-    assert not (tmp_path / "ndvi_2017.tif").exists()
-    assert not (tmp_path / "survey_2017.gpkg").exists()
+    with pytest.raises(InputDataError, match=r"ndvi_2017.tif"):
+        stage.prepare_inputs(
+            out_dir=tmp_path, source=source, years=[2017], expected=[tmp_path / "ndvi_2017.tif"]
+        )
 
 
 def test_missing_local_section_is_named(ywz, tmp_path):
