@@ -22,7 +22,7 @@ rule ml:
         os.path.join(LOGS, "{year}", "ml.log"),
     benchmark:
         os.path.join(LOGS, "{year}", "ml.bench.tsv"),
-    threads: 2
+    threads: 1  # training and CV are single-threaded; the other core runs other jobs
     conda:
         "../../environment.yml"
     script:
