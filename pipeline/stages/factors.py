@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-from rasterio.enums import Resampling
 
 from pipeline import landcover
 from pipeline.errors import InputDataError
@@ -40,10 +39,25 @@ def _open_rain(rain_path: str | Path) -> xr.DataArray:
 
 
 def _to_grid(coarse: xr.DataArray, template: xr.DataArray, *, name: str, units: str):
-    """Bilinear regridding of a coarse field (e.g. 0.05° R) onto the analysis grid."""
-    out = coarse.rio.reproject_match(template, resampling=Resampling.bilinear)
+    """Bilinear regridding of a coarse field (e.g. 0.05° R) onto the analysis grid.
+
+    odc-geo reprojects lazily into the template's dask chunks, so the fine-grid
+    result is never held in memory whole (a province-sized grid stays bounded).
+    """
+    from odc.geo.geobox import GeoBox
+    from odc.geo.xr import xr_reproject
+
+    geobox = GeoBox(template.shape[-2:], template.rio.transform(), template.rio.crs)
+    chunks = template.chunks
+    out = xr_reproject(
+        coarse.chunk({d: -1 for d in coarse.dims}),
+        geobox,
+        resampling="bilinear",
+        chunks=(chunks[-2][0], chunks[-1][0]) if chunks else (1024, 1024),
+    )
     out = out.where(np.isfinite(out))
-    out = out.assign_coords(x=template.x, y=template.y)
+    out = out.assign_coords(x=template.x.values, y=template.y.values)
+    out = out.rio.write_crs(template.rio.crs).rio.write_transform(template.rio.transform())
     out.name = name
     out.attrs = {"units": units}
     return out
@@ -102,7 +116,7 @@ def make_r(
         period = xr.DataArray(rf.halfmonth_index(rain_year["time"]), dims="time")
         r_half = rain_year.groupby(period.rename("period")).sum("time")
     shares = rf.halfmonth_share(r_half)
-    template = open_raster(dem_path, chunks=None)
+    template = open_raster(dem_path, chunks=chunks_2d(compute))
     r_grid = _to_grid(
         r_coarse.rio.write_crs(rain.rio.crs), template, name="R", units="MJ mm ha-1 h-1 a-1"
     )
