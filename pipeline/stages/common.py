@@ -9,13 +9,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import dask
-import numpy as np
 import xarray as xr
 
 import pipeline
 from pipeline import landcover
 from pipeline.config import config_hash
-from pipeline.errors import ConfigError, InputDataError, ShuibaoError
+from pipeline.errors import ConfigError, ShuibaoError
 
 log = logging.getLogger("shuibao")
 
@@ -135,9 +134,3 @@ def run_from_snakemake(smk, func: Callable, **kwargs) -> None:
         log.error("%s: %s", type(exc).__name__, exc)
         print(f"Shuibao error in rule {smk.rule}: {exc}", file=sys.stderr)
         sys.exit(1)
-
-
-def require_codes_known(codes: np.ndarray, table: Mapping[int, float], *, what: str) -> None:
-    missing = sorted(set(int(c) for c in np.unique(codes) if np.isfinite(c)) - set(table))
-    if missing:
-        raise InputDataError(f"{what}: land-cover code(s) {missing} have no value in the table")

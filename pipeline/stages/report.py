@@ -94,10 +94,8 @@ def make_report(
     breaks = _breaks(classification)
     names = {"zh": district_name, "en": district_name_en}
 
-    for lang in ("zh", "en"):
-        text = bulletin.bulletin_markdown(
-            summary,
-            table,
+    def bulletin_args(lang: str) -> dict:
+        return dict(
             lang=lang,
             district_name=names[lang],
             year=year,
@@ -105,6 +103,9 @@ def make_report(
             breaks=breaks,
             type_region=classification.get("region"),
         )
+
+    for lang in ("zh", "en"):
+        text = bulletin.bulletin_markdown(summary, table, **bulletin_args(lang))
         write_text(text, outputs[f"bulletin_{lang}"])
     tables.write_tables(
         outputs["tables"],
@@ -176,16 +177,7 @@ def make_report(
     if "ml_map" in inputs:
         html_figures["intensity_ml"] = (inputs["ml_map"], "机器学习强度分级图 ML intensity map")
     html_figures.update({k: fig[k] for k in fig if k.startswith("factor_")})
-    paragraph = bulletin.bulletin_paragraph(
-        summary,
-        table,
-        lang=lang,
-        district_name=names[lang],
-        year=year,
-        change=change,
-        breaks=breaks,
-        type_region=classification.get("region"),
-    )
+    paragraph = bulletin.bulletin_paragraph(summary, table, **bulletin_args(lang))
     html.build_html_report(
         outputs["html"],
         title=f"{names[lang]} {year} 年水土流失动态监测报告"
