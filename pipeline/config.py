@@ -9,6 +9,7 @@ the key path and the offending value.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -79,6 +80,45 @@ def validate_config(config: Mapping, *, schema: dict | None = None) -> dict:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(messages))
     _semantic_checks(filled)
     return _canonical(filled)
+
+
+def schema_default(dotted_key: str, *, schema: dict | None = None):
+    """The default of a configuration key in configs/schema.yaml, e.g.
+    ``schema_default("terrain.max_slope_length_m")`` → 300.0.
+
+    The schema is the single source of configuration defaults; a science function
+    that keeps a keyword default is tested against this value.
+    """
+    node = schema or load_schema()
+    for part in dotted_key.split("."):
+        try:
+            node = node["properties"][part]
+        except KeyError as exc:
+            raise ConfigError(f"config key {dotted_key!r} is not in the schema") from exc
+    if "default" not in node:
+        raise ConfigError(f"config key {dotted_key!r} has no default in the schema")
+    return copy.deepcopy(node["default"])
+
+
+@functools.cache
+def _section_schema(section: str) -> dict:
+    schema = load_schema()
+    try:
+        return schema["properties"][section]
+    except KeyError as exc:
+        raise ConfigError(f"config section {section!r} is not in the schema") from exc
+
+
+def with_defaults(section: str, values: Mapping | None) -> dict:
+    """A config section with the schema's defaults filled in for absent keys.
+
+    Stages receive validated sections from the workflow (then this changes nothing);
+    a direct call with a partial section gets the same defaults as a config file.
+    """
+    filled = copy.deepcopy(dict(values or {}))
+    for _ in _DefaultFillingValidator(_section_schema(section)).iter_errors(filled):
+        pass
+    return filled
 
 
 def _canonical(obj):

@@ -12,9 +12,9 @@ import dask
 import xarray as xr
 
 import pipeline
-from pipeline import landcover
 from pipeline.config import config_hash
 from pipeline.errors import ConfigError, ShuibaoError
+from pipeline.landcover import table_by_code  # noqa: F401  (re-exported)
 
 log = logging.getLogger("shuibao")
 
@@ -65,16 +65,6 @@ def provenance(stage: str, **sections) -> dict[str, str]:
         else:
             tags[f"shuibao_{name}_hash"] = config_hash(value)
     return tags
-
-
-def table_by_code(table: Mapping[str, float], *, key: str) -> dict[int, float]:
-    """Convert a land-cover-key table from the config into a code → value dict."""
-    out = {}
-    for name, value in table.items():
-        if name not in landcover.CODE_BY_KEY:
-            raise ConfigError(f"config key '{key}': unknown land-cover key {name!r}")
-        out[landcover.CODE_BY_KEY[name]] = float(value)
-    return out
 
 
 def aoi_mask(aoi_geometries, template: xr.DataArray) -> xr.DataArray:
