@@ -71,7 +71,7 @@ def ndvi_endmembers(
         NDVI in [−1, 1], dims ``(..., y, x)``; NaN pixels are ignored.
     percentiles : (float, float)
         Percentiles (0–100) for bare soil and full vegetation: 5/95 after 李苗苗 et
-        al. (2004, 资源科学 26(4)); 0.5/99.5 is also used (../shared/science.md §6.2).
+        al. (2004, 资源科学 26(4)); 0.5/99.5 is also used (not confirmed in a primary source).
     landcover : xarray.DataArray, optional
         Integer classes on the same (y, x) grid. If given, end-members are computed
         per class (the pixels of that class only), the approach of 常梦迪 et al.

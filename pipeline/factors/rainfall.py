@@ -15,7 +15,7 @@ Left out on purpose
 -------------------
 The monthly "Wischmeier & Smith / Arnoldus" formula R = Σ 1.735·10^(1.5·lg(Pᵢ²/P) − c)
 is not implemented: published sources disagree on c (0.08188 vs 0.8188, a factor of
-≈ 5.4) and on whether the result is SI or US units (../shared/science.md §3.3, [U]).
+≈ 5.4) and on whether the result is SI or US units (not confirmed in a primary source).
 The 10 mm / seasonal-α daily model (§3.2) is attributed only from buggy code [P].
 
 Why written by hand: no maintained Python library implements the Chinese daily
@@ -66,7 +66,7 @@ def halfmonth_index(time):
     Notes
     -----
     The split at day 15 is the usual convention for the Zhang Wenbo et al. (2002)
-    half-month model (../shared/science.md §3.1).
+    half-month model.
 
     Examples
     --------
@@ -447,7 +447,7 @@ def erosivity_renard_freimund(
     Notes
     -----
     Fitted on US data; a coarse fallback for China, where the daily model is
-    preferred. The coefficients are [P] in ../shared/science.md §3.3 (several
+    preferred. The coefficients are provisional (several
     independent implementations agree; the paper itself was not seen).
 
     References

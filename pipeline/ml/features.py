@@ -3,7 +3,7 @@
 Written by hand: stacking named layers into one ``(feature, y, x)`` array with units kept,
 one-hot land cover, and nearest-pixel sampling are a few xarray calls; the checks on a field
 survey layer (classes, CRS, extent) are Shuibao's own input contract
-(notes/inputs_contract.md: ``survey_{year}.gpkg``), so no library does them. Geometry work is
+(docs/contract.md: ``survey_{year}.gpkg``), so no library does them. Geometry work is
 geopandas/shapely, reprojection pyproj.
 """
 

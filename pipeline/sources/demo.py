@@ -3,7 +3,7 @@
 Nothing here is real data. The generator makes, offline and in seconds, a district
 in the style of southern China's red-soil hilly region (红壤丘陵区; e.g. Changting,
 Fujian, about 116.4°E 25.7°N) and writes exactly the files of the inputs contract
-(``notes/inputs_contract.md``), so the whole workflow can run without any account or
+(``docs/contract.md``), so the whole workflow can run without any account or
 download. Every file carries a ``SYNTHETIC`` note (raster tag, NetCDF attribute,
 ``note`` column of ``aoi.gpkg``).
 

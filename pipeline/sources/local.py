@@ -1,6 +1,6 @@
 """Local source: user GeoTIFFs and vector layers, in any CRS, onto the analysis grid.
 
-Also holds the writers of the standard input files (notes/inputs_contract.md)
+Also holds the writers of the standard input files (docs/contract.md)
 that the STAC and Earth Engine sources reuse, so every source writes the same
 bytes for the same arrays.
 
