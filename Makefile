@@ -29,6 +29,8 @@ test: env
 	$(BIN)/ruff format --check .
 	$(BIN)/snakemake --lint --configfile tests/configs/small.yaml
 	$(BIN)/python -m pytest $(PYTEST_ARGS) --nbmake tests notebooks
+	# docstring examples (pipeline/scripts/ are Snakemake scripts, not importable modules)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) --doctest-modules pipeline --ignore=pipeline/scripts
 
 lint: env
 	$(BIN)/ruff check .

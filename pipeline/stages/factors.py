@@ -223,19 +223,28 @@ def make_p(*, landcover_path, out_p, support: Mapping, compute: Mapping | None =
 def make_e_t(
     *, landcover_path, out_e, out_t, csle: Mapping, compute: Mapping | None = None
 ) -> None:
-    """CSLE E (engineering measures) and T (tillage) from land-cover tables."""
+    """CSLE E (engineering measures) and T (tillage) from land-cover tables.
+
+    As configs/schema.yaml says: a land-cover class not in ``engineering_table``
+    gets E = 1, a cropland class not in ``tillage_table`` gets T = 1 (both tables
+    may be empty, their default).
+    """
     from pipeline.factors import csle as cs
 
     lc = open_raster(landcover_path, chunks=chunks_2d(compute))
     tables = with_defaults("csle", csle)
-    e = cs.e_from_table(
-        lc, table_by_code(tables["engineering_table"], key="csle.engineering_table")
-    )
-    t = cs.t_from_table(
-        lc,
-        table_by_code(tables["tillage_table"], key="csle.tillage_table"),
-        cropland_codes=landcover.CROPLAND_CODES,
-    )
+    e_table = table_by_code(tables["engineering_table"], key="csle.engineering_table")
+    t_table = table_by_code(tables["tillage_table"], key="csle.tillage_table")
+    if e_table:  # classes outside the table are "no measure" (code 0 → E = 1)
+        measures = lc.where(lc.isin(list(e_table)) | lc.isnull(), 0)
+        e = cs.e_from_table(measures, e_table, no_measure_code=0, nodata=landcover.NODATA)
+    else:
+        e = xr.ones_like(lc, dtype="float64")
+    t_codes = [c for c in landcover.CROPLAND_CODES if c in t_table]
+    if t_codes:  # only the listed cropland classes are joined; the rest get T = 1
+        t = cs.t_from_table(lc, t_table, cropland_codes=t_codes)
+    else:
+        t = xr.ones_like(lc, dtype="float64")
     tags = provenance("factor_e_t", csle=csle)
     for da, path, nm in ((e, out_e, "E"), (t, out_t, "T")):
         da = da.where(np.isfinite(lc) & (lc != landcover.NODATA))

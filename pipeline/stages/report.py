@@ -39,8 +39,9 @@ def ml_sections(inputs: Mapping[str, str]) -> list[tuple[str, object]]:
                     "validation 验证方式": label,
                     "overall accuracy 总体精度": res.get("overall_accuracy"),
                     "kappa": res.get("kappa"),
-                    "folds 折数": res.get("n_splits"),
-                    "block size 分块边长 (m)": res.get("block_size_m"),
+                    # folds and block size are top-level keys of cv_metrics.json
+                    "folds 折数": res.get("n_splits", cv.get("n_splits")),
+                    "block size 分块边长 (m)": cv.get("block_size_m") if key == "spatial" else None,
                 }
             )
     sections: list[tuple[str, object]] = [
