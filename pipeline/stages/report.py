@@ -81,7 +81,9 @@ def make_report(
     model: str,
     classification: Mapping,
     compute: Mapping | None = None,
+    config_hash: str | None = None,
 ) -> None:
+    from pipeline.environment import environment_record
     from pipeline.report import bulletin, charts, html, maps, tables
 
     table = _csv(inputs["classes"])
@@ -193,6 +195,8 @@ def make_report(
         figures=html_figures,
         extra_sections=ml_sections(inputs),
         footer=f"Model {model.upper()}; SL 190-2007 breaks {', '.join(f'{b:g}' for b in breaks)} "
-        "t·ha⁻¹·a⁻¹ (lower ≤ A < upper).",
+        "t·ha⁻¹·a⁻¹ (lower ≤ A < upper). "
+        + (f"Config hash {config_hash}. " if config_hash else "")
+        + "Software: {software}. Platform: {platform}.".format(**environment_record()),
     )
     log.info("report for %s written to %s", year, outputs["html"])
