@@ -110,9 +110,28 @@ def test_wheel_runs_the_small_demo_outside_the_repository(tmp_path):
     """Build the wheel, install it in a fresh venv (no deps: a path entry reuses this
     environment's packages, not its editable Shuibao), run `shuibao run` elsewhere."""
     start = time.monotonic()
+    # from a copy of the sources: an in-tree build would leave build/ (and reuse a stale one)
+    src = tmp_path / "src"
+    shutil.copytree(
+        REPO,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".*",
+            "build",
+            "dist",
+            "*.egg-info",
+            "results",
+            "resources",
+            "logs",
+            "data",
+            "__pycache__",
+            "notebooks",
+            "benchmarks",
+        ),
+    )
     dist = tmp_path / "dist"
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(src)],
         capture_output=True,
         text=True,
         check=False,
