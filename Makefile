@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "uv>=0.5"
-	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 \
+	$(BIN)/uv pip compile --quiet --native-tls pyproject.toml --extra test --python-version 3.11 \
 		--python-platform linux --generate-hashes --custom-compile-command "make lock" \
 		$(if $(UPGRADE),--upgrade) -o $(LOCK)
 

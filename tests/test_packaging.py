@@ -51,3 +51,21 @@ def test_setuptools_is_new_enough_for_the_spdx_license():
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert isinstance(pyproject["project"]["license"], str)  # PEP 639 expression
     assert "setuptools>=77" in pyproject["build-system"]["requires"]
+
+
+def test_lock_file_pins_every_dependency_with_hashes():
+    """requirements/lock-linux-py311.txt (make lock) pins each runtime and test dependency."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    wanted = [
+        *pyproject["project"]["dependencies"],
+        *pyproject["project"]["optional-dependencies"]["test"],
+    ]
+    lock = (REPO / "requirements" / "lock-linux-py311.txt").read_text()
+    pinned = {
+        m.group(1).lower().replace("_", "-"): m.group(2)
+        for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==(\S+)", lock, flags=re.M)
+    }
+    missing = sorted({_name(d) for d in wanted} - set(pinned))
+    assert not missing, f"not in the lock file (run `make lock`): {missing}"
+    assert lock.count("--hash=sha256:") >= len(pinned)
+    assert "xee" not in pinned
