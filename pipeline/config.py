@@ -19,8 +19,10 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from pipeline.errors import ConfigError
+from pipeline.packaged import schema_path
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "configs" / "schema.yaml"
+# configs/schema.yaml of the repository, or its copy in an installed wheel
+SCHEMA_PATH = schema_path()
 
 
 def _extend_with_defaults(validator_class):
@@ -165,11 +167,27 @@ def load_config(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"configuration file not found: {path}")
+    if path.is_dir():
+        raise ConfigError(f"configuration file {path} is a directory; give a YAML file in it")
     try:
         with open(path, encoding="utf-8") as fh:
             raw = yaml.safe_load(fh) or {}
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise ConfigError(
+            f"configuration file {path}{where}: not valid YAML ({problem}); "
+            "check the indentation and quoting there"
+        ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"configuration file {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"configuration file {path} is not valid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"configuration file {path} is not UTF-8 text (a binary file?); give the YAML file"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"configuration file {path} cannot be read: {exc.strerror}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"configuration file {path} must hold a mapping of keys")
     try:

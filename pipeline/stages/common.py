@@ -13,6 +13,7 @@ import xarray as xr
 
 import pipeline
 from pipeline.config import config_hash
+from pipeline.environment import environment_record
 from pipeline.errors import ConfigError, ShuibaoError
 from pipeline.landcover import table_by_code  # noqa: F401  (re-exported)
 
@@ -59,6 +60,8 @@ def chunks_2d(compute: Mapping | None) -> dict:
 def provenance(stage: str, **sections) -> dict[str, str]:
     """Deterministic provenance tags for an output file (no timestamps)."""
     tags = {"shuibao_version": pipeline.__version__, "shuibao_stage": stage}
+    # Package versions (numpy, xarray, rasterio, GDAL, snakemake, …) and the platform.
+    tags |= {f"shuibao_{k}": v for k, v in environment_record().items()}
     for name, value in sections.items():
         if isinstance(value, str | int | float):
             tags[f"shuibao_{name}"] = str(value)
@@ -117,6 +120,9 @@ def run_from_snakemake(smk, func: Callable, **kwargs) -> None:
     input) is reported as one clear line without a traceback, exit code 1.
     """
     setup_logging(smk.log[0] if len(smk.log) else None)
+    env = environment_record()
+    log.info("rule %s; config hash %s", smk.rule, config_hash(dict(smk.config)))
+    log.info("software: %s; platform: %s", env["software"], env["platform"])
     try:
         with dask_scheduler(smk.config.get("compute"), threads=smk.threads):
             func(**kwargs)

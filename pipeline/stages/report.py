@@ -156,11 +156,13 @@ def make_report(
     model: str,
     classification: Mapping,
     compute: Mapping | None = None,
+    config_hash: str | None = None,
 ) -> None:
     """Bulletins (zh, en), bulletin tables, maps and charts, and the HTML report of ``year``.
 
     Reads the statistics outputs and the class breaks of ``intensity.tif``; computes nothing.
     """
+    from pipeline.environment import environment_record
     from pipeline.report import bulletin, html, tables
 
     data = read_report_data(inputs)
@@ -211,6 +213,8 @@ def make_report(
         figures=_html_figures(inputs, fig),
         extra_sections=ml_sections(inputs),
         footer=f"Model {model.upper()}; SL 190-2007 breaks "
-        f"{', '.join(f'{b:g}' for b in data.breaks)} t·ha⁻¹·a⁻¹ (lower ≤ A < upper).",
+        f"{', '.join(f'{b:g}' for b in data.breaks)} t·ha⁻¹·a⁻¹ (lower ≤ A < upper). "
+        + (f"Config hash {config_hash}. " if config_hash else "")
+        + "Software: {software}. Platform: {platform}.".format(**environment_record()),
     )
     log.info("report for %s written to %s", year, outputs["html"])
