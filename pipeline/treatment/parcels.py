@@ -30,6 +30,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 
 from pipeline.errors import InputDataError
