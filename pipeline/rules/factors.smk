@@ -84,11 +84,13 @@ if MODEL == "rusle":
 
     rule factor_p:
         input:
+            unpack(treatment_measures_input),  # #15 hook: {} unless measure_factors.p_table
             landcover=os.path.join(RES, "landcover_{year}.tif"),
         output:
             p=os.path.join(OUT, "{year}", "factors", "P.tif"),
         params:
             support=config["support"],
+            **TR_FACTOR_PARAMS,
         log:
             os.path.join(LOGS, "{year}", "factor_p.log"),
         benchmark:
@@ -102,12 +104,14 @@ else:
 
     rule factor_e_t:
         input:
+            unpack(treatment_measures_input),  # #15 hook: {} unless measure_factors.e/t_table
             landcover=os.path.join(RES, "landcover_{year}.tif"),
         output:
             e=os.path.join(OUT, "{year}", "factors", "E.tif"),
             t=os.path.join(OUT, "{year}", "factors", "T.tif"),
         params:
             csle=config["csle"],
+            **TR_FACTOR_PARAMS,
         log:
             os.path.join(LOGS, "{year}", "factor_e_t.log"),
         benchmark:
