@@ -245,3 +245,41 @@ def test_parcel_ranking_high_loss_first_treated_excluded():
     assert "NW" not in set(gdf.loc[ranked.index, "id"])
     assert ranked.iloc[0]["suggested_measure_zh"] == "退耕还林还草"  # cropland > 25°
     assert ranked.iloc[0]["slope_class_label"] == "25–35°"
+
+
+# --------------------------------------------------------------------------- bulletin
+def test_bulletin_paragraph_filled_and_converted():
+    from pipeline.report.treatment import bulletin_paragraph, key_townships
+
+    progress = {
+        "year": 2023, "baseline_year": 2020, "period_end": 2025,
+        "achieved": [{"zone_id": "district", "metric": "treatment", "area_ha": 19.0},
+                     {"zone_id": "district", "metric": "restoration", "area_ha": 10.0}],
+        "progress": [{"zone_id": "district", "metric": "treatment", "target_ha": 40.0,
+                      "target_wanmu": 0.06, "completion_pct": 47.5, "years_left": 2,
+                      "remaining_per_year_ha": 10.5, "remaining_per_year_wanmu": 0.01575}],
+        "conservation_rate": {"2023": {"soil_conservation_rate_pct": 81.234}},
+        "conservation_rate_target": {"year": 2025, "pct": 82.0},
+    }  # fmt: skip
+    evaluation = {
+        "n_projects": 4, "projects": ["上坪小流域"], "before_year": 2020,
+        "all": {"erosion_area_before_ha": 200.0, "erosion_area_after_ha": 150.0,
+                "did_erosion_area_ha": -30.0, "did_erosion_area_ci_low_ha": -45.0,
+                "did_erosion_area_ci_high_ha": -12.5, "mean_modulus_before_t_km2_a": 3000.0,
+                "mean_modulus_after_t_km2_a": 2000.0},
+    }  # fmt: skip
+    zones = pd.DataFrame({
+        "zone_id": ["T1", "T2"], "zone_name": ["甲镇", "乙乡"], "erosion_area_ha": [10.0, 30.0],
+        "moderate_area_ha": [1.0, 6.0], "intense_area_ha": [0.0, 3.0],
+        "very_intense_area_ha": [0.0, 0.0], "severe_area_ha": [0.0, 0.0],
+    })  # fmt: skip
+    key = key_townships(zones, progress, top=1)
+    assert key.iloc[0]["zone_name"] == "乙乡"  # larger erosion area and 30 % ≥ 10 %
+    zh = bulletin_paragraph(progress, evaluation, key, lang="zh")
+    # 19 ha = 285 亩 = 0.0285 万亩; 10 ha = 0.0150 万亩; 50/200 = 25.0 %
+    for s in ("0.0285万亩（19.00公顷）", "目标0.0600万亩，完成47.5%", "0.0150万亩", "减少50.00公顷（25.0%）",
+              "多减少30.00公顷（95%置信区间12.50～45.00公顷）", "水土保持率81.23%", "乙乡"):  # fmt: skip
+        assert s in zh, s
+    en = bulletin_paragraph(progress, evaluation, key, lang="en")
+    assert "nan" not in (zh + en).lower() and "{" not in zh + en
+    assert "30.00 ha (95 % CI 12.50 to 45.00 ha)" in en
