@@ -84,11 +84,13 @@ if MODEL == "rusle":
 
     rule factor_p:
         input:
+            unpack(treatment_measures_input),  # #15 hook: {} unless measure_factors.p_table
             landcover=P("landcover"),
         output:
             p=P("factor_P"),
         params:
             support=config["support"],
+            **TR_FACTOR_PARAMS,
         log:
             os.path.join(LOGS, "{year}", "factor_p.log"),
         benchmark:
@@ -102,12 +104,14 @@ else:
 
     rule factor_e_t:
         input:
+            unpack(treatment_measures_input),  # #15 hook: {} unless measure_factors.e/t_table
             landcover=P("landcover"),
         output:
             e=P("factor_E"),
             t=P("factor_T"),
         params:
             csle=config["csle"],
+            **TR_FACTOR_PARAMS,
         log:
             os.path.join(LOGS, "{year}", "factor_e_t.log"),
         benchmark:

@@ -10,5 +10,7 @@ run_from_snakemake(
     out_e=smk.output.e,
     out_t=smk.output.t,
     csle=smk.params.csle,
+    measures_path=smk.input.get("measures"),  # treatment (#15) hook, None when off
+    measure_factors=smk.params.get("measure_factors"),
     compute=smk.config["compute"],
 )

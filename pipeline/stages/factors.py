@@ -210,18 +210,42 @@ def make_c(
 
 
 # ----------------------------------------------------------------------------- P
-def make_p(*, landcover_path, out_p, support: Mapping, compute: Mapping | None = None) -> None:
+def make_p(
+    *,
+    landcover_path,
+    out_p,
+    support: Mapping,
+    compute: Mapping | None = None,
+    measures_path=None,
+    measure_factors: Mapping | None = None,
+) -> None:
     from pipeline.factors import support as sp
 
     lc = open_raster(landcover_path, chunks=chunks_2d(compute))
     table = with_defaults("support", support)["table"]
     p = sp.p_from_table(lc, table_by_code(table, key="support.table"))
+    if measures_path:  # treatment (#15): measures completed <= year set P where tabled
+        from pipeline.stages.treatment import apply_measures_to_factor
+
+        mf = measure_factors or {}
+        p = apply_measures_to_factor(
+            p, measures_path=measures_path, table=mf.get("p_table", {}),
+            combine=mf.get("combine", "replace"), name="p_factor",
+        )  # fmt: skip
+        support = {**support, "measure_factors": mf}
     p = p.rio.write_crs(lc.rio.crs).rio.write_transform(lc.rio.transform())
     write_cog(p.rename("P").astype("float32"), out_p, tags=provenance("factor_p", support=support))
 
 
 def make_e_t(
-    *, landcover_path, out_e, out_t, csle: Mapping, compute: Mapping | None = None
+    *,
+    landcover_path,
+    out_e,
+    out_t,
+    csle: Mapping,
+    compute: Mapping | None = None,
+    measures_path=None,
+    measure_factors: Mapping | None = None,
 ) -> None:
     """CSLE E (engineering measures) and T (tillage) from land-cover tables.
 
@@ -245,6 +269,14 @@ def make_e_t(
         t = cs.t_from_table(lc, t_table, cropland_codes=t_codes)
     else:
         t = xr.ones_like(lc, dtype="float64")
+    if measures_path:  # treatment (#15): measures completed <= year set E / T where tabled
+        from pipeline.stages.treatment import apply_measures_to_factor
+
+        mf = measure_factors or {}
+        kw = dict(measures_path=measures_path, combine=mf.get("combine", "replace"))
+        e = apply_measures_to_factor(e, table=mf.get("e_table", {}), name="e_factor", **kw)
+        t = apply_measures_to_factor(t, table=mf.get("t_table", {}), name="t_factor", **kw)
+        csle = {**csle, "measure_factors": mf}
     tags = provenance("factor_e_t", csle=csle)
     for da, path, nm in ((e, out_e, "E"), (t, out_t, "T")):
         da = da.where(np.isfinite(lc) & (lc != landcover.NODATA))
