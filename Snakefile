@@ -22,6 +22,7 @@ include: "pipeline/rules/factors.smk"
 include: "pipeline/rules/soil_loss.smk"
 include: "pipeline/rules/statistics.smk"
 include: "pipeline/rules/ml.smk"
+include: "pipeline/rules/disturbance.smk"
 include: "pipeline/rules/report.smk"
 
 
@@ -29,6 +30,7 @@ rule all:
     default_target: True
     input:
         all_targets(),
+        disturbance_targets(),
 
 
 onsuccess:

@@ -120,6 +120,10 @@ def report_inputs(wildcards):
         d["change_matrix"] = os.path.join(base, "change_matrix.csv")
         d["change_summary"] = os.path.join(base, "change_summary.json")
         d["change_chart"] = os.path.join(base, "change.png")
+    if year in DIST_YEARS:  # pipeline/rules/disturbance.smk
+        d["disturbance_summary"] = os.path.join(OUT, "{year}", "disturbance", "summary.json").format(
+            aoi=wildcards.aoi, year=year
+        )
     if ML_ENABLED:
         ml_dir = os.path.join(OUT, "{year}", "ml").format(aoi=wildcards.aoi, year=year)
         d["intensity_ml"] = os.path.join(OUT, "{year}", "intensity_ml.tif").format(
