@@ -142,7 +142,9 @@ def make_disturbance_inputs(
         elif kind == "earthengine":
             from pipeline.sources.earthengine_bands import fetch_seasonal_composite
 
-            comp = fetch_seasonal_composite(grid, y, **dict(earthengine or {}))
+            ee_cfg = dict(earthengine or {})
+            ee_cfg["cache_dir"] = ee_cfg.get("cache_dir") or Path(out_after).parent / ".ee_cache"
+            comp = fetch_seasonal_composite(grid, y, **ee_cfg)
         else:
             raise ConfigError(f"config key 'disturbance.source': unknown source {kind!r}")
         write_composite(comp, outs[y], tags={**tags, "year": y})
