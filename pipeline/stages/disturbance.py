@@ -102,7 +102,6 @@ def make_disturbance_inputs(
     local: Mapping | None = None,
     stac: Mapping | None = None,
     earthengine: Mapping | None = None,
-    chunks: int | None = None,
 ) -> None:
     """Write the seasonal composites of ``year − 1`` and ``year`` (and the demo's projects/truth)."""
     grid = AnalysisGrid.from_json(grid_path)
@@ -138,7 +137,7 @@ def make_disturbance_inputs(
         elif kind == "stac":
             from pipeline.sources.stac_bands import fetch_seasonal_composite
 
-            comp = fetch_seasonal_composite(grid, y, chunks=chunks, **dict(stac or {}))
+            comp = fetch_seasonal_composite(grid, y, **dict(stac or {}))
         elif kind == "earthengine":
             from pipeline.sources.earthengine_bands import fetch_seasonal_composite
 
