@@ -21,6 +21,7 @@ computed to numpy here (one (y, x) layer at a time).
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -40,7 +41,7 @@ from pipeline.disturbance.indices import (
     STATE_VEGETATED,
     bsi,
     ndvi,
-    year_state,
+    state_from_indices,
 )
 from pipeline.errors import InputDataError
 from pipeline.grid import AnalysisGrid
@@ -89,10 +90,11 @@ def clean_mask(
     """
     out = np.asarray(mask, bool)
     if opening_px > 0:
-        opened = ndimage.binary_opening(out, structure=_EIGHT, iterations=opening_px)
+        # a component survives the opening iff its erosion is not empty
+        eroded = ndimage.binary_erosion(out, structure=_EIGHT, iterations=opening_px)
         lab, n = ndimage.label(out, structure=_EIGHT)
         keep = np.zeros(n + 1, bool)
-        keep[np.unique(lab[opened])] = True
+        keep[lab[eroded]] = True
         keep[0] = False
         out = keep[lab]
     if closing_px > 0:
@@ -102,8 +104,19 @@ def clean_mask(
         out = ndimage.binary_closing(out, structure=_EIGHT, iterations=closing_px)
         out = out[pad:-pad, pad:-pad]
     if fill_holes:
-        out = ndimage.binary_fill_holes(out)
+        # holes = background components (4-connected) not touching the array edge
+        lab, n = ndimage.label(~out)
+        edge = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+        hole = np.ones(n + 1, bool)
+        hole[edge] = False
+        hole[0] = False
+        out = out | hole[lab]
     return out
+
+
+def _sums(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """Per-label sums (labels 1..n) of ``values`` (np.bincount; far faster than ndimage)."""
+    return np.bincount(labels.ravel(), weights=np.ravel(values), minlength=n + 1)[1:]
 
 
 def label_patches(
@@ -147,15 +160,18 @@ def label_patches(
     labels = np.where(lab_r > 0, lab_r + n_d, lab_d).astype(np.int32)
     n = n_d + n_r
     idx = np.arange(1, n + 1)
-    areas = ndimage.sum_labels(area_np, labels, idx) if n else np.zeros(0)
-    counts = ndimage.sum_labels(np.ones(raw.shape), labels, idx) if n else np.zeros(0)
-    cont = ndimage.sum_labels(raw == 2, labels, idx) if n else np.zeros(0)
-    anyd = ndimage.sum_labels(np.isin(raw, (1, 2)), labels, idx) if n else np.zeros(0)
+    areas = _sums(area_np, labels, n)
+    counts = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    cont = _sums(raw == 2, labels, n)
+    anyd = _sums(np.isin(raw, (1, 2)), labels, n)
     ctype = np.where(idx > n_d, "恢复", np.where(cont >= 0.5 * np.maximum(anyd, 1), "续建", "新增"))
     keep = areas >= min_area_ha
     # renumber the kept patches 1..m in raster order of their first pixel
-    flat = np.arange(labels.size, dtype=np.int64).reshape(labels.shape)
-    firsts = ndimage.minimum(flat, labels, idx) if n else []
+    # first pixel (raster order) of each label
+    flat_labels = labels.ravel()
+    first_at = np.full(n + 1, labels.size, np.int64)
+    np.minimum.at(first_at, flat_labels, np.arange(labels.size, dtype=np.int64))
+    firsts = first_at[1:]
     order = sorted((i for i in range(n) if keep[i]), key=lambda i: firsts[i])
     lut = np.zeros(n + 1, np.int32)
     lut[[i + 1 for i in order]] = np.arange(1, len(order) + 1)
@@ -188,9 +204,13 @@ def patch_polygons(labels: xr.DataArray) -> gpd.GeoDataFrame:
 
 
 def _label_means(values: np.ndarray, labels: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """NaN-skipping mean of ``values`` over each label in ``idx``."""
+    if len(idx) == 0:
+        return np.zeros(0)
+    n = int(max(labels.max(), np.max(idx)))
     ok = np.isfinite(values)
-    s = ndimage.sum_labels(np.where(ok, values, 0.0), labels, idx)
-    c = ndimage.sum_labels(ok, labels, idx)
+    s = _sums(np.where(ok, values, 0.0), labels, n)[np.asarray(idx) - 1]
+    c = _sums(ok, labels, n)[np.asarray(idx) - 1]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(c > 0, s / np.maximum(c, 1), np.nan)
 
@@ -291,9 +311,10 @@ def detect_patches(
     kw = dict(
         ndvi_bare=ndvi_bare, bsi_bare=bsi_bare, ndvi_veg=ndvi_veg, min_bare_seasons=min_bare_seasons
     )
-    nd = {"before": ndvi(before), "after": ndvi(after)}
-    bs = {"before": bsi(before), "after": bsi(after)}
-    change = change_classes(year_state(before, **kw), year_state(after, **kw)).compute()
+    nd = {"before": ndvi(before).compute(), "after": ndvi(after).compute()}
+    bs = {"before": bsi(before).compute(), "after": bsi(after).compute()}
+    states = {k: state_from_indices(nd[k], bs[k], **kw) for k in ("before", "after")}
+    change = change_classes(states["before"], states["after"]).compute()
     change = change.rio.write_crs(after.rio.crs).rio.write_transform(after.rio.transform())
     labels, table = label_patches(
         change,
@@ -304,13 +325,25 @@ def detect_patches(
     )
     polys = patch_polygons(labels)
     patches = polys.merge(table, on="label", how="inner")
-    lab = np.asarray(labels.values)
+    # per-patch statistics on the patch pixels only (a few % of the grid)
+    flat = np.flatnonzero(np.asarray(labels.values).ravel())
+    lab = np.asarray(labels.values).ravel()[flat]
     idx = patches["label"].to_numpy()
+    sub = {}
     for when in ("before", "after"):
-        for name, da in (("ndvi", nd[when]), ("bsi", bs[when])):
-            yearly = np.asarray(da.mean("season", skipna=True).values, np.float64)
-            patches[f"{name}_{when}"] = _label_means(yearly, lab, idx) if idx.size else []
-    patches["first_season"] = _first_seasons(patches, nd, bs, lab, **kw)
+        v = np.asarray(nd[when].transpose("season", ...).values).reshape(
+            nd[when].sizes["season"], -1
+        )
+        b = np.asarray(bs[when].transpose("season", ...).values).reshape(
+            bs[when].sizes["season"], -1
+        )
+        sub[when] = (v[:, flat], b[:, flat], [str(x) for x in nd[when]["season"].values])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+            for name, arr in (("ndvi", sub[when][0]), ("bsi", sub[when][1])):
+                yearly = np.nanmean(arr, axis=0).astype(np.float64)
+                patches[f"{name}_{when}"] = _label_means(yearly, lab, idx)
+    patches["first_season"] = _first_seasons(patches, sub, lab, **kw)
     if years is not None:
         y0, y1 = years
         patches["first_visible"] = [
@@ -320,20 +353,19 @@ def detect_patches(
     return labels, patches.reset_index(drop=True)
 
 
-def _first_seasons(patches, nd, bs, lab, *, ndvi_bare, bsi_bare, ndvi_veg, min_bare_seasons):
+def _first_seasons(patches, sub, lab, *, ndvi_bare, bsi_bare, ndvi_veg, min_bare_seasons):
+    """First season in which most of each patch is bare (新增, 续建) or green again (恢复)."""
     idx = patches["label"].to_numpy()
     if idx.size == 0:
         return []
     shares = {}
-    for when in ("before", "after"):
-        v, b = nd[when], bs[when]
-        bare = ((v <= ndvi_bare) & (b >= bsi_bare)).values
-        green = (v >= ndvi_veg).values
-        seasons = [str(s) for s in v["season"].values]
+    for when, (v, b, seasons) in sub.items():
+        bare = (v <= ndvi_bare) & (b >= bsi_bare)
+        green = v >= ndvi_veg
         shares[when] = (
             seasons,
-            np.stack([ndimage.mean(bare[i], lab, idx) for i in range(len(seasons))]),
-            np.stack([ndimage.mean(green[i], lab, idx) for i in range(len(seasons))]),
+            np.stack([_label_means(bare[i], lab, idx) for i in range(len(seasons))]),
+            np.stack([_label_means(green[i], lab, idx) for i in range(len(seasons))]),
         )
     out = []
     for j, ctype in enumerate(patches["change_type"]):

@@ -82,7 +82,7 @@ def _band(composite: xr.DataArray, name: str) -> xr.DataArray:
 
 def _ratio(num: xr.DataArray, den: xr.DataArray) -> xr.DataArray:
     # 0/0 (and any non-positive denominator: no signal) is NaN, not ±inf
-    return (num / den.where(den > 0)).astype(np.float32)
+    return (num / den.where(den > 0)).astype(np.float32, copy=False)
 
 
 def ndvi(composite: xr.DataArray) -> xr.DataArray:
@@ -121,7 +121,8 @@ def bsi(composite: xr.DataArray) -> xr.DataArray:
     """
     blue, red = _band(composite, "B2"), _band(composite, "B4")
     nir, swir = _band(composite, "B8"), _band(composite, "B11")
-    out = _ratio((swir + red) - (nir + blue), (swir + red) + (nir + blue)).rename("bsi")
+    soil, veg = swir + red, nir + blue
+    out = _ratio(soil - veg, soil + veg).rename("bsi")
     out.attrs = {"units": "1", "long_name": "bare-soil index (Rikimaru et al. 2002)"}
     return out
 
@@ -176,16 +177,35 @@ def year_state(
     xarray.DataArray
         uint8 ``(y, x)``, ``attrs["units"] = "1"`` and ``attrs["flag_meanings"]``.
     """
-    if min_bare_seasons < 1:
-        raise ValueError(f"min_bare_seasons must be >= 1, got {min_bare_seasons!r}")
     if "season" not in composite.dims:
         raise InputDataError(f"composite has dims {composite.dims}; expected a 'season' dim")
-    v, b = ndvi(composite), bsi(composite)
-    bare_season = (v <= ndvi_bare) & (b >= bsi_bare)  # NaN compares False
+    return state_from_indices(
+        ndvi(composite),
+        bsi(composite),
+        ndvi_bare=ndvi_bare,
+        bsi_bare=bsi_bare,
+        ndvi_veg=ndvi_veg,
+        min_bare_seasons=min_bare_seasons,
+    )
+
+
+def state_from_indices(
+    ndvi_seasons: xr.DataArray,
+    bsi_seasons: xr.DataArray,
+    *,
+    ndvi_bare: float = NDVI_BARE,
+    bsi_bare: float = BSI_BARE,
+    ndvi_veg: float = NDVI_VEG,
+    min_bare_seasons: int = MIN_BARE_SEASONS,
+) -> xr.DataArray:
+    """:func:`year_state` from precomputed seasonal NDVI and BSI (dims ``season, y, x``)."""
+    if min_bare_seasons < 1:
+        raise ValueError(f"min_bare_seasons must be >= 1, got {min_bare_seasons!r}")
+    bare_season = (ndvi_seasons <= ndvi_bare) & (bsi_seasons >= bsi_bare)  # NaN compares False
     n_bare = bare_season.sum("season")
-    green = v.max("season", skipna=True) >= ndvi_veg  # all-NaN → NaN → False
-    state = xr.where(green, STATE_VEGETATED, 0) + xr.where(
-        ~green & (n_bare >= min_bare_seasons), STATE_BARE, 0
+    green = ndvi_seasons.max("season", skipna=True) >= ndvi_veg  # all-NaN → NaN → False
+    state = xr.where(green, np.uint8(STATE_VEGETATED), np.uint8(0)) + xr.where(
+        ~green & (n_bare >= min_bare_seasons), np.uint8(STATE_BARE), np.uint8(0)
     )
     state = state.astype(np.uint8).rename("state")
     state.attrs = {
