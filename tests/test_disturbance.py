@@ -83,6 +83,26 @@ def test_year_state_phenology_and_gaps():
     assert state[2, 2] == 1
 
 
+def test_year_state_mid_year_clearing_and_autumn_harvest():
+    g = _grid(n=3)
+    s = _scene(g)  # order: winter, spring, summer, autumn
+    for k in (0, 2, 3):
+        s[k][0, 0] = SOIL  # cleared in June: green in spring only → bare
+    for k in (0, 3):
+        s[k][0, 1] = SOIL  # harvested in autumn, fallow in winter, green in summer → green
+    for k in (0, 3):
+        s[k][0, 2] = SOIL  # same, summer cloudy: green in spring → never bare
+    s[2][0, 2] = NAN
+    s[0][1, 0] = SOIL  # winter + spring fallow, green from summer → green
+    s[1][1, 0] = SOIL
+    for k in (0, 2, 3):
+        s[k][1, 1] = SOIL  # bare, spring cloudy → bare
+    s[1][1, 1] = NAN
+    state = year_state(_composite(g, s)).values
+    assert state[0].tolist() == [2, 1, 1]
+    assert state[1, :2].tolist() == [1, 2]
+
+
 def test_detect_new_continued_revegetated_and_no_false_alarm():
     g = _grid(n=60)
     before, after = _scene(g), _scene(g)

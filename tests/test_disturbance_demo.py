@@ -100,3 +100,14 @@ def test_demo_phenology_and_clouds_raise_no_patch(scene):
     unchanged = dd.true_change(s0, s1) == 0
     assert (gap & unchanged).sum() > 1000
     assert not (lab & gap & unchanged).any()
+
+
+def test_demo_sites_cleared_in_june_are_found_in_summer(scene):
+    d, _, labels, patches = scene
+    late = d["late"]
+    assert late.sum() > 0, "the demo has new sites cleared mid-year"
+    hit = np.unique(labels.values[late & (labels.values > 0)])
+    assert hit.size >= 0.9 * len(np.unique(labels.values[late]))  # found…
+    got = patches.set_index("label").loc[hit]
+    assert (got["change_type"] == "新增").all()
+    assert (got["first_visible"] == f"{YEARS[1]}-summer").all()  # … and dated to summer

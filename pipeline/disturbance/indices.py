@@ -26,6 +26,9 @@ from pipeline.errors import InputDataError
 
 BANDS = ("B2", "B4", "B8", "B11")
 SEASONS = ("winter", "spring", "summer", "autumn")
+# Seasons in time order within one growing year (winter mixes Jan–Feb with Dec: no order).
+GROWING_SEASONS = ("spring", "summer", "autumn")
+PEAK_SEASON = "summer"  # crops are green then; a site bare in summer is not a harvested field
 # Half-month periods (1..24) of each season within one calendar year: winter = Jan, Feb and
 # Dec of the same year, spring = Mar–May, summer = Jun–Aug, autumn = Sep–Nov.
 SEASON_PERIODS: dict[str, tuple[int, ...]] = {
@@ -139,9 +142,14 @@ def year_state(
 
     A season is *bare* where NDVI ≤ ``ndvi_bare`` and BSI ≥ ``bsi_bare``; the year is
 
-    - **bare** (2) where at least ``min_bare_seasons`` seasons are bare and the seasonal
-      maximum NDVI is below ``ndvi_veg`` (never green during the year);
-    - **vegetated** (1) where the seasonal maximum NDVI is ≥ ``ndvi_veg``;
+    - **bare** (2) where at least ``min_bare_seasons`` seasons are bare and the pixel is not
+      green (NDVI ≥ ``ndvi_veg``) in any growing season (spring → summer → autumn) at or
+      after its first bare growing season: a site cleared in June (green in spring, bare
+      in summer and autumn) is bare; a fallow field that greens up in summer is not;
+      and not green in summer (the crops' peak: a field harvested in autumn and fallow in
+      winter is not bare); without a summer observation, bare in every season observed. A
+      site cleared after summer is found the next year (as 新增);
+    - **vegetated** (1) where some season is green and the pixel is not bare;
     - **unknown / other** (0) elsewhere (water, built-up, sparse cover, all seasons NaN).
 
     NaN seasons are skipped: they count neither as bare nor as green.
@@ -202,10 +210,28 @@ def state_from_indices(
     if min_bare_seasons < 1:
         raise ValueError(f"min_bare_seasons must be >= 1, got {min_bare_seasons!r}")
     bare_season = (ndvi_seasons <= ndvi_bare) & (bsi_seasons >= bsi_bare)  # NaN compares False
+    green_season = ndvi_seasons >= ndvi_veg
     n_bare = bare_season.sum("season")
-    green = ndvi_seasons.max("season", skipna=True) >= ndvi_veg  # all-NaN → NaN → False
+    # green again at or after the first bare growing season (spring → summer → autumn): crops
+    growing = [s for s in GROWING_SEASONS if s in ndvi_seasons["season"].values]
+    seen_bare = None
+    regreen = xr.zeros_like(n_bare, dtype=bool)
+    for season in growing:
+        b = bare_season.sel(season=season, drop=True)
+        seen_bare = b if seen_bare is None else seen_bare | b
+        regreen = regreen | (seen_bare & green_season.sel(season=season, drop=True))
+    if not growing:  # seasons of another naming: any green season
+        regreen = green_season.any("season")
+    bare = (n_bare >= min_bare_seasons) & ~regreen
+    if PEAK_SEASON in ndvi_seasons["season"].values:
+        # crops are green at the peak (summer); with no summer observation, every season
+        # observed must be bare (a cloudy summer must not turn a fallow field into a site)
+        peak = ndvi_seasons.sel(season=PEAK_SEASON, drop=True)
+        n_valid = (ndvi_seasons.notnull() & bsi_seasons.notnull()).sum("season")
+        bare = bare & (peak < ndvi_veg) | bare & peak.isnull() & (n_bare == n_valid)
+    green = green_season.any("season") & ~bare
     state = xr.where(green, np.uint8(STATE_VEGETATED), np.uint8(0)) + xr.where(
-        ~green & (n_bare >= min_bare_seasons), np.uint8(STATE_BARE), np.uint8(0)
+        bare, np.uint8(STATE_BARE), np.uint8(0)
     )
     state = state.astype(np.uint8).rename("state")
     state.attrs = {

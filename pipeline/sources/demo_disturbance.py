@@ -13,8 +13,8 @@ give the disturbance workflow:
   sites continuing, sites finished to built-up or restored to grass) and extra sites
   placed on vegetated land (new, continued, revegetated) so that even a small grid has
   enough patches;
-- **phenology that must not be flagged**: dry cropland is bare after the harvest in
-  winter, paddies are flooded in spring and bare after the late-rice harvest in autumn —
+- **phenology that must not be flagged**: terraced dry cropland is bare in winter,
+  sloping cropland after its September harvest and in winter (two seasons), paddies are flooded in spring and bare after the late-rice harvest in autumn —
   each bare for one season only;
 - the demo's ``bare`` class (eroded red-soil hillslopes, 裸地) is rendered with sparse
   grass cover (30–45 %): long-standing degraded land is not a construction surface;
@@ -65,7 +65,7 @@ COVER: dict[str, tuple[tuple[float, float, float, float], tuple[str, str, str, s
     "grass":             ((0.50, 0.65, 0.80, 0.68), ("soil",) * 4),
     "orchard":           ((0.58, 0.66, 0.76, 0.70), ("soil",) * 4),
     "terraced_cropland": ((0.06, 0.50, 0.82, 0.62), ("soil",) * 4),  # winter fallow
-    "sloping_cropland":  ((0.05, 0.45, 0.80, 0.58), ("soil",) * 4),  # winter fallow
+    "sloping_cropland":  ((0.05, 0.45, 0.80, 0.06), ("soil",) * 4),  # harvest Sep, fallow
     "paddy":             ((0.40, 0.15, 0.82, 0.06), ("soil", "water", "soil", "soil")),
     "built_up":          ((0.10, 0.12, 0.14, 0.12), ("impervious",) * 4),
     "water":             ((0.00, 0.00, 0.00, 0.00), ("water",) * 4),
@@ -80,6 +80,7 @@ CLOUD_FRACTION = (0.06, 0.12, 0.08, 0.05)  # per season
 SITES_PER_KM2 = 3.0  # placed construction sites
 SITE_AREA_HA = (0.6, 5.0)  # log-uniform
 MIN_SITE_HA = 0.3  # smaller construction fragments of the demo land cover become grass
+LATE_START_SHARE = 0.3  # placed new sites cleared in June: green in winter and spring
 SITE_MIX = {"新增": 0.5, "续建": 0.3, "恢复": 0.2}
 COMPLIANCE_MIX = {"合规": 0.55, "疑似超出防治责任范围": 0.2, "疑似未批先建": 0.25}
 GREEN_CLASSES = ("forest", "shrub", "grass", "orchard", "terraced_cropland", "sloping_cropland")
@@ -368,20 +369,35 @@ def make_disturbance_demo(
     s0, s1 = _event_classes(lc0, lc1, site_ids, site_kinds)
     truth = _truth_patches(true_change(s0, s1), grid)
     projects, truth = _projects(truth, grid, years, _rng(seed, 5), aoi)
+    late_ids = [i + 1 for i, k in enumerate(site_kinds) if k == "新增"]
+    late_ids = [i for i in late_ids if _rng(seed, 6, i).random() < LATE_START_SHARE]
     return {
         "grid": grid,
+        "late": np.isin(site_ids, late_ids),
         "classes": {years[0]: s0, years[1]: s1},
         "projects": projects,
         "truth": truth,
     }
 
 
+def season_classes(demo: dict, year: int, season: str) -> np.ndarray:
+    """Surface classes of one season: late-start new sites are still green in winter and spring."""
+    years = sorted(demo["classes"])
+    classes = demo["classes"][year]
+    if year == years[-1] and season in ("winter", "spring") and demo["late"].any():
+        classes = np.where(demo["late"], demo["classes"][years[0]], classes)
+    return classes
+
+
 def make_composites(demo: dict, *, seed: int = 20240601) -> dict[int, xr.DataArray]:
     """All seasonal composites ``{year: (band, season, y, x) float32}`` of a demo (small grids)."""
     out = {}
-    for i, (year, classes) in enumerate(sorted(demo["classes"].items())):
+    for i, year in enumerate(sorted(demo["classes"])):
         seasons = [
-            composite(classes, demo["grid"], seed=seed, year_index=i, season=s) for s in SEASONS
+            composite(
+                season_classes(demo, year, s), demo["grid"], seed=seed, year_index=i, season=s
+            )
+            for s in SEASONS
         ]
         out[year] = xr.concat(seasons, dim="season").assign_coords(season=list(SEASONS))
         out[year] = out[year].transpose("band", "season", "y", "x")

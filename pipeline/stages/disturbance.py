@@ -120,7 +120,9 @@ def make_disturbance_inputs(
         )
         for i, y in enumerate(years):
             seasons = [
-                dd.composite(scene["classes"][y], grid, seed=demo_seed, year_index=i, season=s)
+                dd.composite(
+                    dd.season_classes(scene, y, s), grid, seed=demo_seed, year_index=i, season=s
+                )
                 for s in SEASONS
             ]
             comp = _stack(seasons)
