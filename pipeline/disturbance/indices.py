@@ -169,10 +169,11 @@ def year_state(
 
     Calibrated on the synthetic demo district (seed 20240601, 4 km at 10 m; the acceptance
     test uses other seeds): patch precision and recall stay 1.0 for ``bsi_bare`` 0.05–0.14,
-    ``ndvi_bare`` 0.20–0.45, ``ndvi_veg`` 0.40–0.60 and ``min_bare_seasons`` 2–3; the
-    defaults sit inside these ranges. ``bsi_bare = 0`` or ``min_bare_seasons = 1`` flag
-    fallow cropland (precision ≈ 0.78); ``bsi_bare = 0.18`` loses mixed site pixels
-    (recall ≈ 0.57): ``bsi_bare`` is the sensitive one. No standard threshold exists; calibrate them on local
+    ``ndvi_bare`` 0.25–0.45, ``ndvi_veg`` 0.40–0.60 and ``min_bare_seasons`` 1–2; the
+    defaults sit inside these ranges. ``bsi_bare = 0`` flags fallow cropland (precision
+    0.79); ``bsi_bare = 0.18`` loses mixed site pixels (recall 0.46); ``ndvi_bare = 0.20``
+    recall 0.89; ``min_bare_seasons = 3`` misses sites cleared in June (recall 0.87):
+    ``bsi_bare`` is the sensitive one. No standard threshold exists; calibrate them on local
     interpretation samples.
 
     Parameters
