@@ -25,6 +25,7 @@ include: "pipeline/rules/factors.smk"
 include: "pipeline/rules/soil_loss.smk"
 include: "pipeline/rules/statistics.smk"
 include: "pipeline/rules/ml.smk"
+include: "pipeline/rules/disturbance.smk"
 include: "pipeline/rules/report.smk"
 
 
@@ -32,6 +33,7 @@ rule all:
     default_target: True
     input:
         all_targets(),
+        disturbance_targets(),
 
 
 onsuccess:

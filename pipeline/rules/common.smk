@@ -93,6 +93,10 @@ def report_inputs(wildcards):
         d["change_matrix"] = P("change_matrix", **c)
         d["change_summary"] = P("change_summary", **c)
         d["change_chart"] = P("change_chart", **c)
+    if year in DIST_YEARS:  # pipeline/rules/disturbance.smk
+        d["disturbance_summary"] = os.path.join(OUT, "{year}", "disturbance", "summary.json").format(
+            aoi=wildcards.aoi, year=year
+        )
     if ML_ENABLED:
         d["intensity_ml"] = P("intensity_ml", **w)
         for key in ("ml_cv", "ml_areas", "ml_agreement", "ml_map"):

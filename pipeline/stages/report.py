@@ -180,6 +180,11 @@ def make_report(
 
     for lang in ("zh", "en"):
         text = bulletin.bulletin_markdown(data.summary, data.table, **bulletin_args(lang))
+        if "disturbance_summary" in inputs:  # issue #16: one paragraph appended
+            from pipeline.report.disturbance import disturbance_paragraph
+
+            dist = _read_json(inputs["disturbance_summary"])
+            text += "\n" + disturbance_paragraph(dist, lang=lang, district_name=names[lang]) + "\n"
         write_text(text, outputs[f"bulletin_{lang}"])
     tables.write_tables(
         outputs["tables"],
