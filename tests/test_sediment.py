@@ -143,7 +143,7 @@ def test_gauge_snaps_to_the_largest_accumulation_within_the_radius():
     )
     # gauge between cells: within 15 m the cells (2,1)=9, (3,1)=12, (2,2)=2, ...; 50 is too far
     snap = sediment.snap_to_accumulation(acc, x=17.0, y=12.0, radius_m=15.0)
-    assert (snap["row"], snap["col"], snap["upstream_cells"]) == (3, 1, 12.0)
+    assert (snap["row"], snap["col"], snap["accumulation"]) == (3, 1, 12.0)
     assert snap["distance_m"] == pytest.approx(math.hypot(17 - 15, 12 - 5))
     far = sediment.snap_to_accumulation(acc, x=17.0, y=12.0, radius_m=25.0)
     assert (far["row"], far["col"]) == (2, 3)

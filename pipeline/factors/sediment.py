@@ -286,7 +286,7 @@ def snap_to_accumulation(
     Returns
     -------
     dict
-        ``row``, ``col``, ``x``, ``y`` (cell centre), ``upstream_cells``, ``distance_m``.
+        ``row``, ``col``, ``x``, ``y`` (cell centre), ``accumulation`` (value of the input there), ``distance_m``.
 
     Examples
     --------
@@ -313,7 +313,7 @@ def snap_to_accumulation(
         "col": int(c),
         "x": float(xs[c]),
         "y": float(ys[r]),
-        "upstream_cells": float(acc[r, c]),
+        "accumulation": float(acc[r, c]),
         "distance_m": float(dist[r, c]),
     }
 
