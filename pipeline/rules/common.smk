@@ -38,6 +38,8 @@ def all_targets():
         os.path.join(OUT, f"change_{y0}_{y1}", "change_summary.json").format(aoi=AOI)
         for y0, y1 in change_pairs()
     ]
+    if config["sediment"]["enabled"]:
+        targets += expand(os.path.join(OUT, "{year}", "sediment", "gauge_comparison.csv"), aoi=AOI, year=YEARS)
     return targets
 
 
@@ -120,6 +122,11 @@ def report_inputs(wildcards):
         d["change_matrix"] = os.path.join(base, "change_matrix.csv")
         d["change_summary"] = os.path.join(base, "change_summary.json")
         d["change_chart"] = os.path.join(base, "change.png")
+    if config["sediment"]["enabled"]:
+        sed_dir = os.path.join(OUT, "{year}", "sediment").format(aoi=wildcards.aoi, year=year)
+        d["sediment_csv"] = os.path.join(sed_dir, "gauge_comparison.csv")
+        d["sediment_json"] = os.path.join(sed_dir, "gauge_comparison.json")
+        d["sediment_chart"] = os.path.join(sed_dir, "gauge_comparison.png")
     if ML_ENABLED:
         ml_dir = os.path.join(OUT, "{year}", "ml").format(aoi=wildcards.aoi, year=year)
         d["intensity_ml"] = os.path.join(OUT, "{year}", "intensity_ml.tif").format(

@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipeline import classify
 from pipeline.io import open_raster, write_text
+from pipeline.report.sediment import sediment_sections
 from pipeline.stages.common import chunks_2d
 from pipeline.stages.statistics import read_change
 
@@ -176,6 +177,8 @@ def make_report(
         html_figures["change"] = inputs["change_chart"]
     if "ml_map" in inputs:
         html_figures["intensity_ml"] = (inputs["ml_map"], "机器学习强度分级图 ML intensity map")
+    if "sediment_chart" in inputs:
+        html_figures["sediment"] = (inputs["sediment_chart"], "泥沙：模型与实测 sediment vs gauge")
     html_figures.update({k: fig[k] for k in fig if k.startswith("factor_")})
     paragraph = bulletin.bulletin_paragraph(summary, table, **bulletin_args(lang))
     html.build_html_report(
@@ -191,7 +194,7 @@ def make_report(
         zone_tables=zone_tables,
         change=change,
         figures=html_figures,
-        extra_sections=ml_sections(inputs),
+        extra_sections=sediment_sections(inputs) + ml_sections(inputs),
         footer=f"Model {model.upper()}; SL 190-2007 breaks {', '.join(f'{b:g}' for b in breaks)} "
         "t·ha⁻¹·a⁻¹ (lower ≤ A < upper).",
     )
