@@ -26,7 +26,11 @@ Formulas
 - Sediment export of a pixel (t/a) = A [t·ha⁻¹·a⁻¹] × pixel area [ha] × SDR; the export of
   a catchment is the sum over its pixels (as InVEST's ``sed_export``).
 
-Weighting factor W = C (the RUSLE cover-management factor), as InVEST SDR does; Borselli
+Weighting factor W = C (the RUSLE cover-management factor), as InVEST SDR does. With CSLE
+(Liu Baoyuan et al. 2002) W = B, the biological-measures factor: B is CSLE's vegetation
+counterpart of C (from the same cover methods and tables), while E and T, like RUSLE's P,
+describe measures and stay out of W as P does in InVEST. On cropland CSLE uses T instead of B
+in the soil loss, but B there still describes the cover, which is what W stands for. Borselli
 et al. (2008) derive W from land cover as well, Cavalli et al. (2013) use a roughness
 index instead. Thresholds as the InVEST user guide (after Cavalli et al. 2013,
 Geomorphology 188: 31-41): S clipped to [0.005, 1] m/m and W floored at 0.001, so that
@@ -117,6 +121,7 @@ def connectivity_index(
     s_min: float = S_MIN,
     s_max: float = S_MAX,
     w_min: float = W_MIN,
+    weight_name: str = "C",
 ) -> xr.Dataset:
     """Borselli et al. (2008) index of connectivity on the D8 grid.
 
@@ -131,6 +136,8 @@ def connectivity_index(
         D8 upstream cells (the cell included) from which a cell is a stream (a sink).
     s_min, s_max, w_min : float
         Thresholds on S (m/m) and W (InVEST user guide, after Cavalli et al. 2013).
+    weight_name : str
+        What W is ("C" for RUSLE, "B" for CSLE), recorded in ``ic.attrs["weight"]``.
 
     Returns
     -------
@@ -195,7 +202,7 @@ def connectivity_index(
         {
             "d_up": wrap(d_up, "d_up", "m", method=src, routing="d8"),
             "d_dn": wrap(d_dn, "d_dn", "m", method=src, routing="d8"),
-            "ic": wrap(ic, "ic", "1", method=src, weight="C"),
+            "ic": wrap(ic, "ic", "1", method=src, weight=str(weight_name)),
             "upslope_area_m2": wrap(area, "upslope_area_m2", "m2", at="outlet"),
             "stream": wrap(stream, "stream", "1", threshold_cells=str(stream_threshold_cells)),
             "flow_direction_d8": wrap(codes, "flow_direction_d8", "1"),

@@ -7,7 +7,8 @@ rule sediment:
     input:
         dem=os.path.join(RES, "dem.tif"),
         soil_loss=os.path.join(OUT, "{year}", "soil_loss.tif"),
-        C=os.path.join(OUT, "{year}", "factors", "C.tif"),
+        # IC weighting factor W: C (RUSLE) or B (CSLE), see pipeline/factors/sediment.py
+        weight=os.path.join(OUT, "{year}", "factors", "C.tif" if MODEL == "rusle" else "B.tif"),
     output:
         export=os.path.join(OUT, "{year}", "sediment", "export.tif"),
         sdr=os.path.join(OUT, "{year}", "sediment", "sdr.tif"),
@@ -16,6 +17,7 @@ rule sediment:
         chart=os.path.join(OUT, "{year}", "sediment", "gauge_comparison.png"),
     params:
         sediment=SEDIMENT,
+        model=MODEL,
     log:
         os.path.join(LOGS, "{year}", "sediment.log"),
     conda:

@@ -8,7 +8,7 @@ run_from_snakemake(
     make_sediment,
     dem_path=smk.input.dem,
     soil_loss_path=smk.input.soil_loss,
-    c_path=smk.input.C,
+    weight_path=smk.input.weight,
     year=int(smk.wildcards.year),
     params=dict(smk.params.sediment),
     out_export=smk.output.export,
@@ -16,4 +16,5 @@ run_from_snakemake(
     out_csv=smk.output.csv,
     out_json=smk.output.json,
     out_chart=smk.output.chart,
+    model=smk.params.model,
 )

@@ -76,7 +76,7 @@ def make_sediment(
     *,
     dem_path,
     soil_loss_path,
-    c_path,
+    weight_path,
     year: int,
     params: Mapping,
     out_export,
@@ -84,15 +84,24 @@ def make_sediment(
     out_csv,
     out_json,
     out_chart,
+    model: str = "rusle",
 ) -> None:
-    """SDR and export rasters for one year, and the gauge comparison table + chart."""
+    """SDR and export rasters for one year, and the gauge comparison table + chart.
+
+    ``weight_path`` is the IC weighting factor W: the C factor for ``model="rusle"``, the
+    CSLE B factor for ``model="csle"`` (see :mod:`pipeline.factors.sediment`).
+    """
+    weight_name = {"rusle": "C", "csle": "B"}.get(model)
+    if weight_name is None:
+        raise ConfigError(f"model: expected 'rusle' or 'csle', got {model!r}")
     dem = open_raster(dem_path)
     soil_loss = open_raster(soil_loss_path)
-    c = open_raster(c_path)
+    w = open_raster(weight_path)
     ic = sed.connectivity_index(
         dem,
-        weight=c.where(dem.notnull(), 0.0).fillna(0.0),
+        weight=w.where(dem.notnull(), 0.0).fillna(0.0),
         stream_threshold_cells=params["stream_threshold_cells"],
+        weight_name=weight_name,
     )
     kw = {k: params[k] for k in ("sdr_max", "ic0", "k")}
     sdr = sed.sediment_delivery_ratio(ic.ic, **kw).where(soil_loss.notnull())
@@ -105,7 +114,7 @@ def make_sediment(
         write_cog(arr.astype("float32"), path, tags=tags)
 
     acc = ic.upslope_area_m2
-    rows, observed, meta = [], [], {"year": year, "sdr": kw, "gauges": {}}
+    rows, observed, meta = [], [], {"year": year, "sdr": kw, "weight": weight_name, "gauges": {}}
     for gauge in params.get("gauges", []):
         gid = str(gauge["id"])
         to_grid = Transformer.from_crs(gauge["crs"], crs, always_xy=True)
