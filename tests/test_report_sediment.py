@@ -51,6 +51,7 @@ def test_plausibility_warning_is_shown_first_and_highlighted(tmp_path):
     # the comparison table stays in its own section further down
     assert html.index("Sediment export vs gauge") > html.index('<section id="bulletin"')
     assert "section.warning" in html  # the highlight style is embedded
+    assert "2,015" not in html and ">2015<" in html  # the year is a label
 
 
 def test_no_warning_section_when_the_check_does_not_fire(tmp_path):

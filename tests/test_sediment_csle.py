@@ -1,4 +1,4 @@
-"""With ``model: csle`` the sediment stage weights the index of connectivity by B.
+"""The sediment stage: with ``model: csle`` it weights the IC by B; gauge catchments.
 
 CSLE has no C factor: the stage reads the year's B (biological measures) as the weighting
 factor W of Borselli et al. (2008) (pipeline/factors/sediment.py says why B and not B·E·T).
@@ -30,7 +30,7 @@ PARAMS = {
 }
 
 
-def _run(tmp_path, model: str, weight_name: str) -> tuple[dict, np.ndarray]:
+def _run(tmp_path, model: str, weight_name: str, gauges=()) -> tuple[dict, np.ndarray]:
     n, d, s, w = 6, 30.0, 0.2, 0.05
     dem = plane(n, 2, d=d, slope=s)
     write_cog(dem.astype("float32"), tmp_path / "dem.tif")
@@ -43,7 +43,7 @@ def _run(tmp_path, model: str, weight_name: str) -> tuple[dict, np.ndarray]:
         soil_loss_path=tmp_path / "soil_loss.tif",
         weight_path=tmp_path / f"{weight_name}.tif",
         year=2020,
-        params=PARAMS,
+        params={**PARAMS, "gauges": list(gauges)},
         out_export=out / "export.tif",
         out_sdr=out / "sdr.tif",
         out_csv=out / "gauge_comparison.csv",
@@ -93,3 +93,29 @@ def test_csle_workflow_feeds_b_to_the_sediment_rule(tmp_path):
     ]
     assert inputs and all("factors/B.tif" in line for line in inputs)
     assert not any("factors/C.tif" in line for line in inputs)
+
+
+def test_gauge_catchment_d8_or_the_whole_aoi(tmp_path):
+    """On the 6 × 2 plane every column is its own D8 flow line, so the gauge at the foot of
+    column 0 drains 6 cells: d8 gives 6 × 0.09 ha = 0.54 ha and a gross erosion of
+    10 t/(ha·a) × 0.54 ha = 5.4 t/a; catchment aoi takes all 12 cells, 1.08 ha, 10.8 t/a."""
+    loads = tmp_path / "annual.csv"
+    loads.write_text("year,load_t\n2020,1.0\n", encoding="utf-8")
+    # cell centres: x = 515, 545; y = 985 … 835 (plane(): origin 500/1000, 30 m cells)
+    gauge = {"id": "g", "x": 515.0, "y": 835.0, "crs": "EPSG:32650"}
+    gauge["annual_load"] = {"path": str(loads)}
+    rows = {}
+    for catchment in ("d8", "aoi"):
+        sub = tmp_path / catchment
+        sub.mkdir()
+        meta, _ = _run(sub, "rusle", "C", gauges=[{**gauge, "catchment": catchment}])
+        rows[catchment] = meta["gauges"]["g"]
+        assert meta["gauges"]["g"]["snap"]["d8_share_of_aoi"] == pytest.approx(0.5)
+    assert rows["d8"]["area_ha"] == pytest.approx(0.54)
+    assert rows["d8"]["gross_t"] == pytest.approx(5.4, rel=1e-6)
+    assert rows["aoi"]["area_ha"] == pytest.approx(1.08)
+    assert rows["aoi"]["gross_t"] == pytest.approx(10.8, rel=1e-6)
+    with pytest.raises(ConfigError, match="catchment"):
+        bad = tmp_path / "bad"
+        bad.mkdir()
+        _run(bad, "rusle", "C", gauges=[{**gauge, "catchment": "basin"}])

@@ -95,6 +95,8 @@ def sediment_sections(inputs: Mapping[str, str]) -> list[dict]:
                 "warning": True,
             }
         )
+    if "year" in table.columns:  # a label, not a number with a thousands separator
+        table["year"] = table["year"].astype(str)
     shown = table[[c for c in COLUMNS if c in table.columns]].rename(columns=COLUMNS)
     sections.append(
         {

@@ -120,7 +120,28 @@ def make_sediment(
         to_grid = Transformer.from_crs(gauge["crs"], crs, always_xy=True)
         gx, gy = to_grid.transform(float(gauge["x"]), float(gauge["y"]))
         snap = sed.snap_to_accumulation(acc, x=gx, y=gy, radius_m=params["snap_radius_m"])
-        mask = sed.catchment_mask(ic.flow_direction_d8, row=snap["row"], col=snap["col"])
+        d8_mask = sed.catchment_mask(ic.flow_direction_d8, row=snap["row"], col=snap["col"])
+        aoi_mask = soil_loss.notnull()
+        overlap = float((d8_mask & aoi_mask).sum()) / max(float(aoi_mask.sum()), 1.0)
+        catchment = gauge.get("catchment", "d8")
+        if catchment == "aoi":
+            # the AOI is the gauge's own watershed (e.g. a delineated small watershed)
+            mask = aoi_mask
+        elif catchment == "d8":
+            mask = d8_mask
+        else:
+            raise ConfigError(
+                f"sediment.gauges[{gid}].catchment: expected 'd8' or 'aoi', got {catchment!r}"
+            )
+        snap["catchment"] = catchment
+        snap["d8_share_of_aoi"] = overlap
+        log.info(
+            "gauge %s: the D8 catchment of the snapped cell covers %.1f %% of the AOI; "
+            "catchment used: %s",
+            gid,
+            100 * overlap,
+            catchment,
+        )
         tot = sed.catchment_totals(soil_loss=soil_loss, export=export, mask=mask)
         ranges = [
             sed.catchment_totals(soil_loss=soil_loss, export=e, mask=mask)["export_t"]
