@@ -27,6 +27,7 @@ include: "pipeline/rules/statistics.smk"
 include: "pipeline/rules/ml.smk"
 include: "pipeline/rules/disturbance.smk"
 include: "pipeline/rules/report.smk"
+include: "pipeline/rules/sediment.smk"
 
 
 rule all:

@@ -36,6 +36,7 @@ EXPECTED = [
     "02_factor_sensitivity.ipynb",
     "03_custom_district.ipynb",
     "04_ml_and_accuracy.ipynb",
+    "05_sediment_check.ipynb",
     "06_project_evaluation.ipynb",
 ]
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))

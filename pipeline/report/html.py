@@ -455,6 +455,7 @@ def _extra_context(extra_sections) -> list[dict]:
         out.append(
             {
                 "title": str(section["title"]),
+                "warning": bool(section.get("warning")),
                 "paragraphs": _paragraphs(text),
                 "table": _frame_table(table, f"extra-table-{index}", section.get("caption", ""))
                 if table is not None

@@ -38,6 +38,8 @@ def all_targets():
         for key in ("report_html", "bulletin_zh", "bulletin_en")
     ]
     targets += [P("change_summary", aoi=AOI, y0=y0, y1=y1) for y0, y1 in change_pairs()]
+    if config["sediment"]["enabled"]:
+        targets += expand(os.path.join(OUT, "{year}", "sediment", "gauge_comparison.csv"), aoi=AOI, year=YEARS)
     return targets
 
 
@@ -97,6 +99,11 @@ def report_inputs(wildcards):
         d["disturbance_summary"] = os.path.join(OUT, "{year}", "disturbance", "summary.json").format(
             aoi=wildcards.aoi, year=year
         )
+    if config["sediment"]["enabled"]:
+        sed_dir = os.path.join(OUT, "{year}", "sediment").format(aoi=wildcards.aoi, year=year)
+        d["sediment_csv"] = os.path.join(sed_dir, "gauge_comparison.csv")
+        d["sediment_json"] = os.path.join(sed_dir, "gauge_comparison.json")
+        d["sediment_chart"] = os.path.join(sed_dir, "gauge_comparison.png")
     if ML_ENABLED:
         d["intensity_ml"] = P("intensity_ml", **w)
         for key in ("ml_cv", "ml_areas", "ml_agreement", "ml_map"):

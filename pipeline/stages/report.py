@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipeline import layout
 from pipeline.io import open_raster, write_text
+from pipeline.report.sediment import sediment_sections
 from pipeline.stages.common import chunks_2d
 from pipeline.stages.statistics import read_change
 
@@ -140,6 +141,8 @@ def _html_figures(inputs: Mapping[str, str], fig: Mapping[str, str]) -> dict:
         figures["change"] = inputs["change_chart"]
     if "ml_map" in inputs:
         figures["intensity_ml"] = (inputs["ml_map"], "机器学习强度分级图 ML intensity map")
+    if "sediment_chart" in inputs:
+        figures["sediment"] = (inputs["sediment_chart"], "泥沙：模型与实测 sediment vs gauge")
     figures.update({k: fig[k] for k in fig if k.startswith("factor_")})
     return figures
 
@@ -216,7 +219,7 @@ def make_report(
         zone_tables=data.zone_tables,
         change=data.change,
         figures=_html_figures(inputs, fig),
-        extra_sections=ml_sections(inputs),
+        extra_sections=sediment_sections(inputs) + ml_sections(inputs),
         footer=f"Model {model.upper()}; SL 190-2007 breaks "
         f"{', '.join(f'{b:g}' for b in data.breaks)} t·ha⁻¹·a⁻¹ (lower ≤ A < upper). "
         + (f"Config hash {config_hash}. " if config_hash else "")
