@@ -60,6 +60,17 @@ def _key(z, i):
     return (np.uint64(_sortable(bits)) << np.uint64(32)) | np.uint64(i)
 
 
+@njit(nogil=True, cache=True)
+def _make_room(q, head, tail):
+    """A FIFO q[head:tail] that is full: shift it down if half is free, else double it."""
+    if head > q.size // 2:
+        q[: tail - head] = q[head:tail]
+        return q, 0, tail - head
+    new = np.empty(q.size * 2, dtype=q.dtype)
+    new[: tail - head] = q[head:tail]
+    return new, 0, tail - head
+
+
 @njit(nogil=True, cache=True, inline="always")
 def _missing(w, rr, cc):
     if rr < 0 or cc < 0 or rr >= w.shape[0] or cc >= w.shape[1]:
@@ -151,12 +162,7 @@ def fill_labels(zw):
                 if zj <= vi:
                     lev[j] = vi
                     if tail == pit.size:
-                        if head > 0:
-                            pit[: tail - head] = pit[head:tail]
-                            tail -= head
-                            head = 0
-                        if tail == pit.size:
-                            pit = _grow(pit, tail)
+                        pit, head, tail = _make_room(pit, head, tail)
                     pit[tail] = j
                     tail += 1
                 else:
@@ -234,12 +240,7 @@ def fill_from_perimeter(zw, perim_level):
             if of[j] <= vi:
                 of[j] = vi
                 if tail == pit.size:
-                    if head > 0:
-                        pit[: tail - head] = pit[head:tail]
-                        tail -= head
-                        head = 0
-                    if tail == pit.size:
-                        pit = _grow(pit, tail)
+                    pit, head, tail = _make_room(pit, head, tail)
                 pit[tail] = j
                 tail += 1
             else:
@@ -399,12 +400,7 @@ def route(fw, r0, c0, nr, nc, dx, dy, ring_d):
                 continue
             dist[rr, cc] = d + 1
             if qt == queue.size:
-                if qh > 0:
-                    queue[: qt - qh] = queue[qh:qt]
-                    qt -= qh
-                    qh = 0
-                if qt == queue.size:
-                    queue = _grow(queue, qt)
+                queue, qh, qt = _make_room(queue, qh, qt)
             queue[qt] = rr * nc + cc
             qt += 1
     # flat cells point to a same-level neighbour one step nearer
@@ -850,3 +846,103 @@ def _weights(fw, flat, r, c, nc, dist, clen, exponent, w):
         return 0
     w[k] = 1.0
     return 1
+
+
+@njit(nogil=True, cache=True)
+def mfd_tile_delta(fw, codes, acc, delta, dx, dy, exponent, contour_weighting, cardinal_only):
+    """Add to ``acc`` (IN PLACE) the MFD accumulation of extra inflow ``delta`` (one value per
+    perimeter cell): accumulation is linear in the inflow, so a round after the first only
+    walks the cells downstream of the perimeter cells whose inflow changed. Returns the
+    extra outflow into the ring (ring order of the window)."""
+    nr, nc = codes.shape
+    n = nr * nc
+    wr = nr + 2
+    wc = nc + 2
+    dist = np.empty(8)
+    clen = np.ones(8)
+    diag = np.sqrt(dx * dx + dy * dy)
+    for k in range(8):
+        isdiag = DR[k] != 0 and DC[k] != 0
+        dist[k] = diag if isdiag else (dx if DR[k] == 0 else dy)
+        if contour_weighting:
+            clen[k] = 0.354 if isdiag else 0.5
+        if cardinal_only and isdiag:
+            clen[k] = 0.0
+    w = np.empty(8)
+    flat = codes.ravel()
+    af = acc.ravel()
+    outflow = np.zeros(2 * wc + 2 * (wr - 2))
+    mark = np.zeros(n, dtype=np.uint8)
+    indeg = np.zeros(n, dtype=np.uint8)
+    extra = np.zeros(n)
+    stack = np.empty(1024, dtype=np.int64)
+    top = 0
+    # the cells downstream of the changed perimeter cells, and their in-degree within them
+    for r in range(nr):
+        for c in range(nc):
+            p = ring_index(r, c, nr, nc)
+            if p < 0 or delta[p] == 0.0 or flat[r * nc + c] == NODATA:
+                continue
+            i = r * nc + c
+            extra[i] += delta[p]
+            if mark[i]:
+                continue
+            mark[i] = 1
+            if top == stack.size:
+                stack = _grow(stack, top)
+            stack[top] = i
+            top += 1
+    while top > 0:
+        top -= 1
+        j = stack[top]
+        r = j // nc
+        c = j - r * nc
+        if _weights(fw, flat, r, c, nc, dist, clen, exponent, w) == 0:
+            continue
+        for k in range(8):
+            if w[k] > 0.0:
+                rr = r + DR[k]
+                cc = c + DC[k]
+                if rr < 0 or rr >= nr or cc < 0 or cc >= nc:
+                    continue
+                t = rr * nc + cc
+                indeg[t] += 1
+                if not mark[t]:
+                    mark[t] = 1
+                    if top == stack.size:
+                        stack = _grow(stack, top)
+                    stack[top] = t
+                    top += 1
+    # Kahn's order over the marked cells, from those without marked donors
+    top = 0
+    for i in range(n):
+        if mark[i] and indeg[i] == 0:
+            if top == stack.size:
+                stack = _grow(stack, top)
+            stack[top] = i
+            top += 1
+    while top > 0:
+        top -= 1
+        j = stack[top]
+        ej = extra[j]
+        af[j] += ej
+        r = j // nc
+        c = j - r * nc
+        if _weights(fw, flat, r, c, nc, dist, clen, exponent, w) == 0:
+            continue
+        for k in range(8):
+            if w[k] > 0.0:
+                rr = r + DR[k]
+                cc = c + DC[k]
+                if rr < 0 or rr >= nr or cc < 0 or cc >= nc:
+                    outflow[ring_index(rr + 1, cc + 1, wr, wc)] += w[k] * ej
+                    continue
+                t = rr * nc + cc
+                extra[t] += w[k] * ej
+                indeg[t] -= 1
+                if indeg[t] == 0:
+                    if top == stack.size:
+                        stack = _grow(stack, top)
+                    stack[top] = t
+                    top += 1
+    return outflow
