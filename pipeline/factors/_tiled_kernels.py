@@ -130,6 +130,8 @@ def fill_labels(zw):
     eb = np.empty(1024, dtype=np.int32)
     ew = np.empty(1024, dtype=np.float32)
     ne = 0
+    trace = np.empty(1024, dtype=np.int64)
+    tt = 0
     pit = np.empty(1024, dtype=np.int64)
     head = 0
     tail = 0
@@ -147,6 +149,7 @@ def fill_labels(zw):
         vi = lev[i]
         r = i // nc
         c = i - r * nc
+        tt = 0
         for k in range(8):
             rr = r + DR[k]
             cc = c + DC[k]
@@ -167,7 +170,10 @@ def fill_labels(zw):
                     tail += 1
                 else:
                     lev[j] = zj
-                    heap, hsize = _heap_push(heap, hsize, _key(zj, j))
+                    if tt == trace.size:
+                        trace = _grow(trace, tt)
+                    trace[tt] = j
+                    tt += 1
             elif lj != li:
                 if ne == ea.size:
                     ea = _grow(ea, ne)
@@ -177,6 +183,55 @@ def fill_labels(zw):
                 eb[ne] = max(li, lj)
                 ew[ne] = max(vi, lev[j])
                 ne += 1
+        # Zhou, Sun & Fu (2016) slope tracing: a cell closed above the flood level keeps its
+        # elevation, and so does every unlabelled neighbour not lower than it; a traced cell
+        # with a lower unlabelled neighbour finishes through the heap
+        th = 0
+        while th < tt:
+            t = trace[th]
+            th += 1
+            lt = lab[t]
+            zt = lev[t]
+            rt = t // nc
+            ct = t - rt * nc
+            to_heap = False
+            for k in range(8):
+                rr = rt + DR[k]
+                cc = ct + DC[k]
+                if rr < 0 or rr >= nr or cc < 0 or cc >= nc:
+                    continue
+                j = rr * nc + cc
+                lj = lab[j]
+                if lj < 0:
+                    continue
+                if lj == 0:
+                    zj = zw[rr + 1, cc + 1]
+                    if zj >= zt:
+                        lab[j] = lt
+                        lev[j] = zj
+                        if tt == trace.size:
+                            if th > trace.size // 2:
+                                trace[: tt - th] = trace[th:tt]
+                                tt -= th
+                                th = 0
+                            else:
+                                trace = _grow(trace, tt)
+                        trace[tt] = j
+                        tt += 1
+                    else:
+                        to_heap = True
+                elif lj != lt:
+                    if ne == ea.size:
+                        ea = _grow(ea, ne)
+                        eb = _grow(eb, ne)
+                        ew = _grow(ew, ne)
+                    ea[ne] = min(lt, lj)
+                    eb[ne] = max(lt, lj)
+                    ew[ne] = max(zt, lev[j])
+                    ne += 1
+            if to_heap:
+                heap, hsize = _heap_push(heap, hsize, _key(zt, t))
+        tt = 0
     return plab, ea[:ne].copy(), eb[:ne].copy(), ew[:ne].copy()
 
 
@@ -213,6 +268,8 @@ def fill_from_perimeter(zw, perim_level):
             done[i] = 1
             heap, hsize = _heap_push(heap, hsize, _key(of[i], i))
     pit = np.empty(1024, dtype=np.int64)
+    trace = np.empty(1024, dtype=np.int64)
+    tt = 0
     head = 0
     tail = 0
     mask32 = np.uint64(0xFFFFFFFF)
@@ -228,6 +285,7 @@ def fill_from_perimeter(zw, perim_level):
         vi = of[i]
         r = i // nc
         c = i - r * nc
+        tt = 0
         for k in range(8):
             rr = r + DR[k]
             cc = c + DC[k]
@@ -244,7 +302,42 @@ def fill_from_perimeter(zw, perim_level):
                 pit[tail] = j
                 tail += 1
             else:
-                heap, hsize = _heap_push(heap, hsize, _key(of[j], j))
+                if tt == trace.size:
+                    trace = _grow(trace, tt)
+                trace[tt] = j
+                tt += 1
+        th = 0  # slope tracing (Zhou, Sun & Fu 2016), as in fill_labels
+        while th < tt:
+            t = trace[th]
+            th += 1
+            zt = of[t]
+            rt = t // nc
+            ct = t - rt * nc
+            to_heap = False
+            for k in range(8):
+                rr = rt + DR[k]
+                cc = ct + DC[k]
+                if rr < 0 or rr >= nr or cc < 0 or cc >= nc:
+                    continue
+                j = rr * nc + cc
+                if done[j]:
+                    continue
+                if of[j] >= zt:
+                    done[j] = 1
+                    if tt == trace.size:
+                        if th > trace.size // 2:
+                            trace[: tt - th] = trace[th:tt]
+                            tt -= th
+                            th = 0
+                        else:
+                            trace = _grow(trace, tt)
+                    trace[tt] = j
+                    tt += 1
+                else:
+                    to_heap = True
+            if to_heap:
+                heap, hsize = _heap_push(heap, hsize, _key(zt, t))
+        tt = 0
     return out
 
 
