@@ -147,3 +147,22 @@ def test_flat_resolution_drains_every_flat_cell():
 def test_layout_merges_a_one_cell_remainder():
     lay = _tiled.Layout((201, 300), (100, 100))
     assert [t.shape[0] for t in lay.tiles if t.j == 0] == [100, 101]
+
+
+def test_geotiff_windows(tmp_path):
+    """run() over windows read from a GeoTIFF (nodata → NaN) gives the single-process LS."""
+    z = hard_dem()[:150, :220]
+    dem = make_dem(z, CELL)
+    path = tmp_path / "dem.tif"
+    dem.fillna(-9999.0).rio.write_nodata(-9999.0).rio.to_raster(path)
+    read, shape, dx, dy = _tiled.geotiff_reader(path)
+    assert shape == z.shape and dx == dy == CELL
+    ls = np.empty(shape, dtype=np.float32)
+
+    def sink(t, stack):
+        ls[t.r0 : t.r1, t.c0 : t.c1] = stack[0]
+
+    kw = dict(routing="mfd", max_slope_length_m=None)
+    _tiled.run(read, shape, dx=dx, dy=dy, sink=sink, tile=(64, 64), layers=("ls_factor",), **kw)
+    single = T.ls_factor(dem, **kw)
+    np.testing.assert_allclose(ls, single.values, rtol=1e-6, equal_nan=True)

@@ -583,6 +583,27 @@ def _mfd_rounds(layout, store, dx, dy, weights, workers) -> int:
             raise RuntimeError("MFD rounds did not converge")
 
 
+def geotiff_reader(path: str | os.PathLike):
+    """(read, shape, dx, dy) for :func:`run` from a single-band GeoTIFF in a metric CRS.
+
+    ``read`` opens the file once per call and reads one window (nodata → NaN), so tile jobs
+    in threads or processes never hold more than their window.
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    with rasterio.open(path) as src:
+        shape = (src.height, src.width)
+        dx, dy = abs(src.transform.a), abs(src.transform.e)
+
+    def read(r0, r1, c0, c1):
+        with rasterio.open(path) as src:
+            band = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
+        return np.ma.filled(band.astype(np.float32), np.nan)
+
+    return read, shape, dx, dy
+
+
 def iter_tiles(shape, tile) -> Iterator[Tile]:
     """The tiles of a DEM of ``shape`` (helper for callers that write their own sinks)."""
     yield from Layout(tuple(shape), tuple(tile)).tiles
@@ -605,6 +626,7 @@ __all__ = [
     "fill_pass1",
     "fill_pass2",
     "flats_global",
+    "geotiff_reader",
     "halo_free_chunks",
     "iter_tiles",
     "ls_pass",
