@@ -566,7 +566,7 @@ def flow_directions_d8(dem: xr.DataArray) -> xr.DataArray:
 def flow_accumulation(
     dem: xr.DataArray,
     *,
-    routing: str = "d8",
+    routing: str = "mfd",
     at: str = "inlet",
     max_slope_length_m: float | None = None,
     mfd_weights: str = "cardinal",
@@ -689,7 +689,7 @@ def upstream_cells_d8(
 def terrain_factors(
     dem: xr.DataArray,
     *,
-    routing: str = "d8",
+    routing: str = "mfd",
     m_method: str = "china",
     s_method: str = "china",
     max_slope_length_m: float | None = 300.0,
@@ -711,8 +711,9 @@ def terrain_factors(
         Global stage: a dask DEM is computed once (chunk by chunk into a float32 array) for
         the filling and routing; the returned variables are lazy dask arrays on the DEM's
         chunks. A numpy DEM gives numpy results.
-    routing : {"d8", "mfd"}
-        Flow routing (see :func:`flow_accumulation`).
+    routing : {"mfd", "d8"}
+        Flow routing (see :func:`flow_accumulation`); default MFD ("cardinal" weights): D8
+        underestimates L by 15-30 % (median) on slopes oblique to the grid (module docstring).
     m_method, s_method : {"china", "mccool"}
         m and S variants.
     max_slope_length_m : float or None

@@ -16,4 +16,5 @@ run_from_snakemake(
     model=smk.params.model,
     classification=smk.params.classification,
     compute=smk.config["compute"],
+    terrain=smk.config.get("terrain"),
 )

@@ -179,7 +179,7 @@ def make_terrain(
     dem = open_raster(dem_path, chunks=chunks_2d(compute))
     ds = tf.terrain_factors(
         dem,
-        routing=terrain.get("routing", "d8"),
+        routing=terrain.get("routing", "mfd"),
         m_method=terrain.get("m_method", "china"),
         s_method=terrain.get("s_method", "china"),
         max_slope_length_m=float(terrain.get("max_slope_length_m", 300.0)),
