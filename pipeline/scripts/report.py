@@ -18,4 +18,5 @@ run_from_snakemake(
     classification=smk.params.classification,
     compute=smk.config["compute"],
     config_hash=config_hash(dict(smk.config)),
+    terrain=smk.config.get("terrain"),
 )
