@@ -223,3 +223,25 @@ def write_text(text: str, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
+
+
+def strict_json(obj) -> str:
+    """JSON text that any strict parser accepts: NaN and ±inf become ``null``, numpy
+    scalars plain numbers, keys sorted, UTF-8 characters kept, two-space indent."""
+    import json
+    import math
+    from collections.abc import Mapping
+
+    def clean(v):
+        if isinstance(v, Mapping):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        return v
+
+    text = json.dumps(clean(obj), ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False)
+    return text + "\n"

@@ -11,7 +11,7 @@ import geopandas as gpd
 import pandas as pd
 
 from pipeline.errors import InputDataError
-from pipeline.io import open_raster, write_csv, write_text
+from pipeline.io import open_raster, strict_json, write_csv, write_text
 from pipeline.stages.common import chunks_2d
 
 log = logging.getLogger("shuibao.statistics")
@@ -30,7 +30,7 @@ def _read_zones(path, crs) -> gpd.GeoDataFrame:
 
 
 def _json(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=float) + "\n"
+    return strict_json(obj)  # NaN → null: strictly valid JSON
 
 
 def make_statistics(
