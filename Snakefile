@@ -23,6 +23,7 @@ include: "pipeline/rules/soil_loss.smk"
 include: "pipeline/rules/statistics.smk"
 include: "pipeline/rules/ml.smk"
 include: "pipeline/rules/report.smk"
+include: "pipeline/rules/deliverables.smk"
 
 
 rule all:

@@ -38,6 +38,7 @@ def all_targets():
         os.path.join(OUT, f"change_{y0}_{y1}", "change_summary.json").format(aoi=AOI)
         for y0, y1 in change_pairs()
     ]
+    targets += deliverable_targets()  # pipeline/rules/deliverables.smk
     return targets
 
 
@@ -120,6 +121,7 @@ def report_inputs(wildcards):
         d["change_matrix"] = os.path.join(base, "change_matrix.csv")
         d["change_summary"] = os.path.join(base, "change_summary.json")
         d["change_chart"] = os.path.join(base, "change.png")
+    d.update(report_extra_inputs(wildcards))  # pipeline/rules/deliverables.smk
     if ML_ENABLED:
         ml_dir = os.path.join(OUT, "{year}", "ml").format(aoi=wildcards.aoi, year=year)
         d["intensity_ml"] = os.path.join(OUT, "{year}", "intensity_ml.tif").format(

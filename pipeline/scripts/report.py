@@ -15,5 +15,7 @@ run_from_snakemake(
     languages=smk.params.languages,
     model=smk.params.model,
     classification=smk.params.classification,
+    units=smk.params.units,
+    config=smk.params.config,
     compute=smk.config["compute"],
 )

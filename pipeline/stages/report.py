@@ -81,8 +81,10 @@ def make_report(
     model: str,
     classification: Mapping,
     compute: Mapping | None = None,
+    units: str | None = None,
+    config: Mapping | None = None,
 ) -> None:
-    from pipeline.report import bulletin, charts, html, maps, tables
+    from pipeline.report import bulletin, charts, handover, html, maps, provenance, tables
 
     table = _csv(inputs["classes"])
     summary = _read_json(inputs["summary"])
@@ -104,9 +106,19 @@ def make_report(
             type_region=classification.get("region"),
         )
 
+    # hand-over (#14): areas printed in report.units, extra tables, provenance appendix
+    extra = handover.read_extra_tables(inputs)
+    app = provenance.appendix(config or {}, handover.resources_dir(inputs))
+    u_table, u_summary, u_zones, u_change = handover.in_units(
+        table, summary, zone_tables, change, units
+    )
+
+    def bulletin_args_u(lang: str) -> dict:
+        return {**bulletin_args(lang), "change": u_change}
+
     for lang in ("zh", "en"):
-        text = bulletin.bulletin_markdown(summary, table, **bulletin_args(lang))
-        write_text(text, outputs[f"bulletin_{lang}"])
+        text = bulletin.bulletin_markdown(u_summary, u_table, **bulletin_args_u(lang))
+        write_text(handover.relabel_text(text, units, lang), outputs[f"bulletin_{lang}"])
     tables.write_tables(
         outputs["tables"],
         district_table=table,
@@ -115,6 +127,9 @@ def make_report(
         change=change,
         year=year,
         district_name=district_name,
+        extra_tables=extra,
+        provenance_rows=provenance.appendix_rows(app),
+        units=units,
     )
 
     lang = languages[0] if languages else "zh"
@@ -177,22 +192,27 @@ def make_report(
     if "ml_map" in inputs:
         html_figures["intensity_ml"] = (inputs["ml_map"], "机器学习强度分级图 ML intensity map")
     html_figures.update({k: fig[k] for k in fig if k.startswith("factor_")})
-    paragraph = bulletin.bulletin_paragraph(summary, table, **bulletin_args(lang))
-    html.build_html_report(
-        outputs["html"],
+    paragraph = handover.relabel_text(
+        bulletin.bulletin_paragraph(u_summary, u_table, **bulletin_args_u(lang)), units, lang
+    )
+    page = html.render_html_report(
         title=f"{names[lang]} {year} 年水土流失动态监测报告"
         if lang == "zh"
         else f"{names[lang]} {year} soil-erosion monitoring report",
         district_name=names[lang],
         year=year,
         bulletin_paragraph=paragraph,
-        district_table=tables.display_class_table(table),
-        summary=summary,
-        zone_tables=zone_tables,
-        change=change,
+        district_table=tables.display_class_table(u_table),
+        summary=u_summary,
+        zone_tables=u_zones,
+        change=u_change,
         figures=html_figures,
-        extra_sections=ml_sections(inputs),
+        extra_sections=ml_sections(inputs)
+        + handover.html_sections(extra, units)
+        + provenance.appendix_sections(app),
+        banner=app["banner"],
         footer=f"Model {model.upper()}; SL 190-2007 breaks {', '.join(f'{b:g}' for b in breaks)} "
         "t·ha⁻¹·a⁻¹ (lower ≤ A < upper).",
     )
+    write_text(handover.relabel_html(page, units), outputs["html"])
     log.info("report for %s written to %s", year, outputs["html"])
