@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import rasterio
 from affine import Affine
 
 from pipeline.config import config_hash, validate_config
 from pipeline.report import provenance
-from pipeline.report.html import render_html_report
+from pipeline.report.html import build_html_report, render_html_report
 from pipeline.stats import _class_table
 
 LOCAL = {
@@ -94,3 +95,38 @@ def test_appendix_in_html_with_banner_and_config_hash(tmp_path):
     assert "terrain.routing" in html and "GDAL" in html and "shuibao" in html
     rows = dict(provenance.appendix_rows(app))
     assert rows["配置哈希 config hash"] == app["config_hash"]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_banner_and_appendix_render_in_chromium(tmp_path):
+    from tests.test_report_html import (
+        colour_mask,
+        leaving_requests,
+        load_in_chromium,
+        needs_chromium,
+    )
+
+    if needs_chromium.args[0]:
+        pytest.skip(needs_chromium.kwargs["reason"])
+    cfg = validate_config({"aoi": "x", "years": [2024]})
+    app = provenance.appendix(cfg, tmp_path)
+    out = build_html_report(
+        tmp_path / "report.html",
+        title="2024年示例区水土流失动态监测报告",
+        district_name="示例区",
+        year=2024,
+        bulletin_paragraph="x",
+        district_table=_class_table(np.array([5.0, 3, 1, 1, 0, 0])),
+        summary={},
+        extra_sections=provenance.appendix_sections(app),
+        banner=app["banner"],
+    )
+    shot = tmp_path / "shot.png"
+    result = load_in_chromium(out, shot)
+    assert leaving_requests(result["requests"]) == []
+    assert result["failed"] == [] and result["exceptions"] == []
+    from matplotlib import image as mimage
+
+    rgb = mimage.imread(shot)[..., :3]
+    assert colour_mask(rgb, "#fff3cd").sum() > 5000  # the banner's background is on screen
