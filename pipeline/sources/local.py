@@ -73,12 +73,16 @@ WORLDCOVER_NODATA = 0
 
 
 # --------------------------------------------------------------------------- grid
-def _read_vector(path, *, layer=None, what="vector file") -> gpd.GeoDataFrame:
+def _read_vector(path, *, layer=None, what="vector file", encoding=None) -> gpd.GeoDataFrame:
+    from pipeline.vector_io import vector_encoding
+
     path = Path(path)
     if not path.exists():
         raise InputDataError(f"{what} not found: {path}")
+    # shapefile text: config `encoding`, else .cpg, else UTF-8 / GB18030 detected (or stop)
+    enc = vector_encoding(path, encoding)
     try:
-        gdf = gpd.read_file(path, layer=layer)
+        gdf = gpd.read_file(path, layer=layer, **({"encoding": enc} if enc else {}))
     except Exception as exc:  # pyogrio raises several types
         raise InputDataError(f"cannot read {what} {path} (layer {layer!r}): {exc}") from exc
     if gdf.crs is None:
@@ -862,6 +866,7 @@ def read_zones(
     name_col: str,
     name_en_col: str | None = None,
     grid: AnalysisGrid,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Zone polygons (townships or small watersheds) in the grid CRS.
 
@@ -869,7 +874,7 @@ def read_zones(
     Chinese name when ``name_en_col`` is not given). Errors name the file and
     column: missing columns, no CRS, duplicate IDs, non-polygon geometries.
     """
-    gdf = _read_vector(path, layer=layer, what="zone layer")
+    gdf = _read_vector(path, layer=layer, what="zone layer", encoding=encoding)
     _require_columns(gdf, path, [id_col, name_col, name_en_col], "zone layer")
     types = set(gdf.geom_type.dropna())
     if not types <= {"Polygon", "MultiPolygon"}:
@@ -1147,6 +1152,7 @@ def _write_zones_from_config(zone_cfg, grid, out_path, aoi_path) -> Path:
         name_col=zone_cfg.get("name_col"),
         name_en_col=zone_cfg.get("name_en_col"),
         grid=grid,
+        encoding=zone_cfg.get("encoding"),
     )
     return write_zones(zones, out_path)
 
