@@ -13,7 +13,7 @@ rule zone_tables:
         landcover=os.path.join(RES, "landcover_{year}.tif"),
         aoi=os.path.join(RES, "aoi.gpkg"),
         townships=os.path.join(RES, "townships.gpkg"),
-        watersheds=os.path.join(RES, "watersheds.gpkg"),
+        watersheds=watershed_layer(),
         zones_township=os.path.join(OUT, "{year}", "tables", "zones_township.csv"),
     output:
         district=os.path.join(OUT, "{year}", "tables", "zone_soil_loss_district.csv"),
@@ -37,7 +37,7 @@ rule zone_change:
         y0=os.path.join(OUT, "{y0}", "intensity.tif"),
         y1=os.path.join(OUT, "{y1}", "intensity.tif"),
         townships=os.path.join(RES, "townships.gpkg"),
-        watersheds=os.path.join(RES, "watersheds.gpkg"),
+        watersheds=watershed_layer(),
     output:
         township=os.path.join(OUT, "change_{y0}_{y1}", "zone_change_township.csv"),
         watershed=os.path.join(OUT, "change_{y0}_{y1}", "zone_change_watershed.csv"),
@@ -58,7 +58,7 @@ rule gpkg:
         intensity=os.path.join(OUT, "{year}", "intensity.tif"),
         aoi=os.path.join(RES, "aoi.gpkg"),
         townships=os.path.join(RES, "townships.gpkg"),
-        watersheds=os.path.join(RES, "watersheds.gpkg"),
+        watersheds=watershed_layer(),
     output:
         gpkg=os.path.join(OUT, "{year}", "shuibao_{year}.gpkg"),
         qml=os.path.join(OUT, "{year}", "shuibao_{year}.qml"),
@@ -73,3 +73,19 @@ rule gpkg:
         "../../environment.yml"
     script:
         "../scripts/gpkg.py"
+
+
+rule delineate_watersheds:
+    input:
+        dem=os.path.join(RES, "dem.tif"),
+        aoi=os.path.join(RES, "aoi.gpkg"),
+    output:
+        os.path.join(OUT, "common", "watersheds_delineated.gpkg"),
+    params:
+        min_area_km2=config["deliverables"]["watershed_min_area_km2"],
+    log:
+        os.path.join(LOGS, "delineate_watersheds.log"),
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/delineate_watersheds.py"

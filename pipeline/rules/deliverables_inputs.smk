@@ -43,3 +43,18 @@ def gpkg_tables(wildcards):
         for layer in ("township", "watershed"):
             d[f"change_{layer}"] = os.path.join(base, f"zone_change_{layer}.csv")
     return d
+
+
+def delineate_watersheds_enabled():
+    mode = config["deliverables"]["delineate_watersheds"]
+    if mode == "auto":
+        src = config["source"]
+        return src.get("kind") != "demo" and not (src.get("local") or {}).get("watersheds")
+    return mode == "always"
+
+
+def watershed_layer(wildcards=None):
+    """The small-watershed layer: the given one, or the one delineated from the DEM."""
+    if delineate_watersheds_enabled():
+        return os.path.join(OUT, "common", "watersheds_delineated.gpkg")
+    return os.path.join(RES, "watersheds.gpkg")

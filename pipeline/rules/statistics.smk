@@ -5,7 +5,7 @@ rule statistics:
     input:
         intensity=os.path.join(OUT, "{year}", "intensity.tif"),
         townships=os.path.join(RES, "townships.gpkg"),
-        watersheds=os.path.join(RES, "watersheds.gpkg"),
+        watersheds=lambda wildcards: watershed_layer(wildcards),  # deliverables_inputs.smk
     output:
         classes=os.path.join(OUT, "{year}", "tables", "class_areas.csv"),
         summary=os.path.join(OUT, "{year}", "tables", "summary.json"),

@@ -334,3 +334,35 @@ def _multi(geom):
     if isinstance(geom, Polygon):
         return MultiPolygon([geom])
     return geom
+
+
+def make_delineated_watersheds(*, dem_path, aoi_path, out_path, min_area_km2: float) -> None:
+    """Small watersheds from the DEM (``pipeline.watersheds``) as a zone layer
+    (``zone_id`` = outlet code, ``name``, ``name_en``, ``area_km2``), clipped to the AOI."""
+    import shapely
+    from rasterio.features import shapes
+
+    from pipeline.watersheds import delineate_small_watersheds
+
+    dem = open_raster(dem_path)
+    index, codes = delineate_small_watersheds(dem, min_area_km2=float(min_area_km2))
+    values = np.asarray(index.values, dtype="int32")
+    geoms, ids = [], []
+    for geom, v in shapes(values, mask=values >= 0, transform=index.rio.transform()):
+        geoms.append(shapely.geometry.shape(geom))
+        ids.append(int(v))
+    gdf = gpd.GeoDataFrame({"idx": ids}, geometry=geoms, crs=index.rio.crs).dissolve(by="idx")
+    aoi = gpd.read_file(aoi_path).to_crs(index.rio.crs)
+    clip = aoi.geometry.union_all() if hasattr(aoi.geometry, "union_all") else aoi.unary_union
+    gdf["geometry"] = gdf.geometry.intersection(clip)
+    gdf = gdf[~gdf.geometry.is_empty & (gdf.geometry.area > 0)].reset_index()
+    gdf["zone_id"] = [codes[i] for i in gdf["idx"]]
+    gdf["name"] = [f"小流域{c}" for c in gdf["zone_id"]]
+    gdf["name_en"] = [f"Small watershed {c}" for c in gdf["zone_id"]]
+    gdf["area_km2"] = gdf.geometry.area / 1e6
+    gdf = gdf[["zone_id", "name", "name_en", "area_km2", "geometry"]].sort_values("zone_id")
+    out_path = Path(out_path)
+    with atomic_path(out_path, suffix=".gpkg") as tmp:
+        tmp.unlink()
+        gdf.to_file(tmp, driver="GPKG", layer="watersheds", engine="pyogrio")
+    log.info("%d small watersheds delineated (min area %g km²)", len(gdf), min_area_km2)
