@@ -204,3 +204,26 @@ def test_summary_json_is_strict(run):
         raise ValueError(name)
 
     json.loads((run["tables"] / "summary.json").read_text("utf-8"), parse_constant=refuse)
+
+
+def test_patches_on_a_gauss_kruger_grid_keep_true_areas():
+    """EPSG:4547 (CGCS2000 3° GK, CM 114°E) 300 km east of the central meridian: map
+    areas are ~0.11 % too large; patch areas use the true (ellipsoidal) pixel areas."""
+    from pipeline.stages.deliverables import intensity_patches
+
+    g = AnalysisGrid.from_bounds("EPSG:4547", 800_000, 2_850_000, 801_000, 2_851_000, 10)
+    rng = np.random.default_rng(5)
+    cls = np.kron(rng.integers(1, 7, size=(20, 20)), np.ones((5, 5))).astype("float64")
+    da = g.dataarray(cls, name="i", units="class")
+    from pipeline import stats
+
+    area = stats.pixel_area_ha(da)
+    assert float(area.mean()) < 0.01 * (1 - 5e-4)  # true area clearly below the map area
+    z = gpd.GeoDataFrame({"zone_id": [1], "name": ["甲"]}, geometry=[box(*g.bounds)], crs=g.crs)
+    idx = {k: np.asarray(stats.zone_index(z, da).values) for k in ("township", "watershed")}
+    patches, book = intensity_patches(da, area, idx, {"township": z, "watershed": z}, mmu_ha=0.0)
+    for _, r in book.iterrows():
+        exact = float(area.values[cls == r["class_code"]].sum())
+        got = float(patches.loc[patches["class_code"] == r["class_code"], "area_ha"].sum())
+        assert got == pytest.approx(exact, rel=1e-6)
+        assert r["removed_below_mmu_ha"] == 0.0

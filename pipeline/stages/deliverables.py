@@ -117,9 +117,12 @@ def _zone_attributes(long: pd.DataFrame, soil: pd.DataFrame, change: pd.DataFram
     from pipeline.stats import zone_summary
 
     wide = zone_summary(long)
-    wide.insert(wide.columns.get_loc("erosion_area_ha"), "slight_area_ha", 0.0)
     slight = long[long["class_code"] == 1].set_index("zone_id")["area_ha"]
-    wide["slight_area_ha"] = wide["zone_id"].map(slight).to_numpy()
+    wide.insert(
+        wide.columns.get_loc("erosion_area_ha"),
+        "slight_area_ha",
+        wide["zone_id"].map(slight).to_numpy(),
+    )
     shares = long.pivot_table(
         index="zone_id", columns="class_code", values="share_of_zone_pct", sort=False
     )
@@ -141,8 +144,7 @@ def intensity_patches(
 ):
     """Class polygons dissolved per class within each township × watershed unit.
 
-    Connected pixels of one class within one unit (8-connected? no: rasterio's
-    4-connectivity) become a polygon (``rasterio.features.shapes``); polygons with a
+    4-connected pixels of one class within one unit become a polygon (``rasterio.features.shapes``); polygons with a
     true area below ``mmu_ha`` are dropped (their area is reported, not merged into
     neighbours, so no class area changes hands); the rest are dissolved per (unit,
     class). True area of a polygon = planar area × (true pixel area / planar pixel
