@@ -161,3 +161,40 @@ def test_strict_json_has_no_nan():
     text = strict_json({"a": float("nan"), "b": [np.float64(np.inf), 1.5], "c": np.int64(3)})
     doc = json.loads(text, parse_constant=refuse)
     assert doc == {"a": None, "b": [None, 1.5], "c": 3}
+
+
+def test_rendered_report_in_wanmu_has_no_hectare_labels():
+    from pipeline.report.handover import in_units, relabel_html
+    from pipeline.report.html import render_html_report
+    from pipeline.report.tables import display_class_table
+
+    t = _class_table(AREAS_HA)
+    s = summarize(t)
+    long = pd.DataFrame(
+        {
+            "zone_layer": "township",
+            "zone_id": 1,
+            "zone_name": "甲镇",
+            "class_code": list(range(1, 7)),
+            "class_zh": "x",
+            "class_en": "x",
+            "area_ha": AREAS_HA,
+            "share_of_zone_pct": 0.0,
+            "share_of_zone_erosion_pct": 0.0,
+        }
+    )
+    ut, us, uz, _ = in_units(t, s, {"township": long}, None, "wanmu")
+    html = render_html_report(
+        title="t",
+        district_name="区",
+        year=2024,
+        bulletin_paragraph="x",
+        district_table=display_class_table(ut),
+        summary=us,
+        zone_tables=uz,
+    )
+    out = relabel_html(html, "wanmu")
+    assert "公顷" not in out and ">ha<" not in out and "(ha)" not in out
+    assert "万亩" in out and "areas in ha" not in out
+    # the land area key figure: hectares / 666.67 to two decimals
+    assert f"{AREAS_HA.sum() / 666.67:,.2f}" in out or f"{AREAS_HA.sum() / 666.67:.2f}" in out

@@ -53,7 +53,14 @@ def relabel_html(html: str, units: str | None) -> str:
     u = area_unit(units)
     if u.key == "ha":
         return html
-    html = html.replace("ha（公顷）", f"{u.en}（{u.zh}）").replace("公顷 (ha)", f"{u.zh} ({u.en})")
+    for a, b in (
+        ("ha（公顷）", f"{u.en}（{u.zh}）"),
+        ("公顷 (ha)", f"{u.zh} ({u.en})"),
+        ("面积单位 ha", f"面积单位 {u.zh}"),
+        ("areas in ha", f"areas in {u.en}"),
+        ('<span class="unit">ha</span>', f'<span class="unit">{u.en}</span>'),
+    ):
+        html = html.replace(a, b)
     return relabel_text(relabel_text(html, units, "zh"), units, "en")
 
 
