@@ -8,19 +8,32 @@ BIN := $(VENV)/bin
 CONFIG ?= configs/demo.yaml
 CORES ?= 2
 PYTEST_ARGS ?= -n 2
+# Exact versions (with hashes) of every runtime and test dependency, Linux / Python 3.11.
+LOCK ?= requirements/lock-linux-py311.txt
+PROFILE ?= profiles/default
 
-.PHONY: demo test lint format env clean dag report
+.PHONY: demo test lint format env lock clean dag report example-data
 
 env: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The locked versions first, then Shuibao itself without resolving anything again.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
+# Regenerate the lock file from pyproject.toml (keeps current pins; UPGRADE=1 takes the newest).
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "uv>=0.5"
+	$(BIN)/uv pip compile --quiet --native-tls pyproject.toml --extra test --python-version 3.11 \
+		--python-platform linux --generate-hashes --custom-compile-command "make lock" \
+		$(if $(UPGRADE),--upgrade) -o $(LOCK)
+
 demo: env
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-triggers mtime params input code
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --workflow-profile $(PROFILE)
 	@echo
 	@echo "Reports: $$(ls -1 results/*/*/report.html 2>/dev/null | tr '\n' ' ')"
 
@@ -29,6 +42,8 @@ test: env
 	$(BIN)/ruff format --check .
 	$(BIN)/snakemake --lint --configfile tests/configs/small.yaml
 	$(BIN)/python -m pytest $(PYTEST_ARGS) --nbmake tests notebooks
+	# docstring examples (pipeline/scripts/ are Snakemake scripts, not importable modules)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) --doctest-modules pipeline --ignore=pipeline/scripts
 
 lint: env
 	$(BIN)/ruff check .
@@ -44,6 +59,10 @@ dag: env
 
 report: env
 	$(BIN)/snakemake --configfile $(CONFIG) --report results/report.zip
+
+# The real Youwuzhen example data, from their public origin, checked by SHA-256.
+example-data: env
+	$(BIN)/python -m pipeline.example_data youwuzhen --dest data/examples/youwuzhen
 
 clean:
 	rm -rf results resources logs .snakemake

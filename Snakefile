@@ -2,13 +2,15 @@
 #   snakemake --cores 2 --configfile configs/demo.yaml
 # Rules live in pipeline/rules/*.smk; the work is done by pipeline.stages (importable, testable).
 
+import os
+
 from pipeline.config import validate_config
 
 
 # Without --configfile, run the embedded demo district.
 if not config:
 
-    configfile: "configs/demo.yaml"
+    configfile: os.path.join(workflow.basedir, "configs", "demo.yaml")
 
 
 

@@ -9,6 +9,7 @@ the key path and the offending value.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -18,8 +19,10 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from pipeline.errors import ConfigError
+from pipeline.packaged import schema_path
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "configs" / "schema.yaml"
+# configs/schema.yaml of the repository, or its copy in an installed wheel
+SCHEMA_PATH = schema_path()
 
 
 def _extend_with_defaults(validator_class):
@@ -81,6 +84,45 @@ def validate_config(config: Mapping, *, schema: dict | None = None) -> dict:
     return _canonical(filled)
 
 
+def schema_default(dotted_key: str, *, schema: dict | None = None):
+    """The default of a configuration key in configs/schema.yaml, e.g.
+    ``schema_default("terrain.max_slope_length_m")`` → 300.0.
+
+    The schema is the single source of configuration defaults; a science function
+    that keeps a keyword default is tested against this value.
+    """
+    node = schema or load_schema()
+    for part in dotted_key.split("."):
+        try:
+            node = node["properties"][part]
+        except KeyError as exc:
+            raise ConfigError(f"config key {dotted_key!r} is not in the schema") from exc
+    if "default" not in node:
+        raise ConfigError(f"config key {dotted_key!r} has no default in the schema")
+    return copy.deepcopy(node["default"])
+
+
+@functools.cache
+def _section_schema(section: str) -> dict:
+    schema = load_schema()
+    try:
+        return schema["properties"][section]
+    except KeyError as exc:
+        raise ConfigError(f"config section {section!r} is not in the schema") from exc
+
+
+def with_defaults(section: str, values: Mapping | None) -> dict:
+    """A config section with the schema's defaults filled in for absent keys.
+
+    Stages receive validated sections from the workflow (then this changes nothing);
+    a direct call with a partial section gets the same defaults as a config file.
+    """
+    filled = copy.deepcopy(dict(values or {}))
+    for _ in _DefaultFillingValidator(_section_schema(section)).iter_errors(filled):
+        pass
+    return filled
+
+
 def _canonical(obj):
     """Mappings with sorted keys, recursively: the order of keys in a YAML file must
     not look like a parameter change to Snakemake (it compares params by repr)."""
@@ -125,11 +167,27 @@ def load_config(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"configuration file not found: {path}")
+    if path.is_dir():
+        raise ConfigError(f"configuration file {path} is a directory; give a YAML file in it")
     try:
         with open(path, encoding="utf-8") as fh:
             raw = yaml.safe_load(fh) or {}
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise ConfigError(
+            f"configuration file {path}{where}: not valid YAML ({problem}); "
+            "check the indentation and quoting there"
+        ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"configuration file {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"configuration file {path} is not valid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"configuration file {path} is not UTF-8 text (a binary file?); give the YAML file"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"configuration file {path} cannot be read: {exc.strerror}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"configuration file {path} must hold a mapping of keys")
     try:

@@ -3,7 +3,7 @@
 Default CRS is an Albers equal-area projection fitted to the AOI (standard
 parallels at 1/6 and 5/6 of its latitude span, central meridian at its centre,
 GRS80 ellipsoid = CGCS2000), so that pixel area is exact and slopes are not
-distorted (see ../shared/data-sources.md §5: ≤ 0.002 % area error over 1°×1°).
+distorted (≤ 0.002 % area error over 1°×1°).
 """
 
 from __future__ import annotations

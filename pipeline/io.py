@@ -243,5 +243,7 @@ def strict_json(obj) -> str:
             return None
         return v
 
-    text = json.dumps(clean(obj), ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False)
+    text = json.dumps(
+        clean(obj), ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False, default=float
+    )
     return text + "\n"

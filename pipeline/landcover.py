@@ -34,3 +34,18 @@ def name(code: int, lang: str = "en") -> str:
     """Class name in ``"zh"`` or ``"en"``."""
     key, zh, en, _ = CLASSES[int(code)]
     return zh if lang == "zh" else en
+
+
+def table_by_code(table, *, key: str) -> dict[int, float]:
+    """A land-cover-key table from the config (``{"forest": 0.01, …}``) as code → value.
+
+    Raises ConfigError naming the config ``key`` for an unknown land-cover key.
+    """
+    from pipeline.errors import ConfigError
+
+    out = {}
+    for name_, value in table.items():
+        if name_ not in CODE_BY_KEY:
+            raise ConfigError(f"config key '{key}': unknown land-cover key {name_!r}")
+        out[CODE_BY_KEY[name_]] = float(value)
+    return out

@@ -16,7 +16,7 @@ knows this project's file layout. Nothing of the stages is copied here:
   workflow run. So a variant's erosion area equals what the workflow gives for that
   configuration (tests/test_notebooks.py checks it).
 
-The file layout (:class:`WorkflowRun`) mirrors ``pipeline/rules/common.smk``.
+The file layout (:class:`WorkflowRun`) is the file contract, ``pipeline/layout.py``.
 :func:`strip_outputs` (``python -m pipeline.notebook strip notebooks/*.ipynb``) keeps outputs
 out of git.
 """
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import os
 import subprocess
 import sys
@@ -208,46 +207,40 @@ class WorkflowRun:
         """A path as a Snakemake target (relative to the work directory)."""
         return str(Path(path).relative_to(self.workdir))
 
+    @property
+    def layout(self):
+        from pipeline.layout import Layout
+
+        return Layout.from_config(self.config, workdir=self.workdir)
+
+    def path(self, key: str, **wildcards) -> Path:
+        """A contract file of this run (pipeline/layout.py), e.g. ``path("dem")``."""
+        return Path(self.layout.path(key, aoi=self.aoi, **wildcards))
+
     def factor_paths(self, year: int) -> dict[str, Path]:
         """Factor rasters of the soil-loss equation for ``year`` (as ``soil_loss_factors``)."""
-        year_dir = self.year_dir(year) / "factors"
-        common = self.results / "common" / "factors"
-        paths = {"R": year_dir / "R.tif", "K": common / "K.tif"}
-        if self.config["model"] == "rusle":
-            paths |= {"LS": common / "LS.tif", "C": year_dir / "C.tif", "P": year_dir / "P.tif"}
-        else:
-            paths |= {
-                "L": common / "L.tif",
-                "S": common / "S.tif",
-                "B": year_dir / "B.tif",
-                "E": year_dir / "E.tif",
-                "T": year_dir / "T.tif",
-            }
-        return paths
+        factors = self.layout.factors(self.config["model"], aoi=self.aoi, year=int(year))
+        return {k: Path(v) for k, v in factors.items()}
 
     def ml_inputs(self, year: int) -> dict[str, str]:
         """Inputs of the ``ml`` rule for ``year`` (as ``ml_inputs`` in common.smk)."""
-        year = int(year)
-        paths = dict(self.factor_paths(year))
-        paths |= {
-            "slope": self.results / "common" / "factors" / "slope_deg.tif",
-            "ndvi": self.resources / f"ndvi_{year}.tif",
-            "landcover": self.resources / f"landcover_{year}.tif",
-            "survey": self.resources / f"survey_{year}.gpkg",
-            "aoi": self.resources / "aoi.gpkg",
-            "soil_loss": self.year_dir(year) / "soil_loss.tif",
-            "intensity": self.year_dir(year) / "intensity.tif",
-        }
-        return {k: str(v) for k, v in paths.items()}
+        paths = {k: str(v) for k, v in self.factor_paths(year).items()}
+        paths["slope"] = self.layout.factor("slope_deg", aoi=self.aoi)
+        for key in ("ndvi", "landcover", "survey", "aoi", "soil_loss", "intensity"):
+            paths[key] = str(self.path(key, year=int(year)))
+        return paths
 
     def summary(self, year: int) -> dict:
         """The workflow's headline numbers for ``year`` (tables/summary.json)."""
-        path = self.year_dir(year) / "tables" / "summary.json"
-        return json.loads(path.read_text(encoding="utf-8"))
+        from pipeline.layout import read_json
+
+        return read_json(self.path("summary", year=int(year)))
 
     def class_table(self, year: int) -> pd.DataFrame:
         """The workflow's district class-area table for ``year`` (tables/class_areas.csv)."""
-        return pd.read_csv(self.year_dir(year) / "tables" / "class_areas.csv", encoding="utf-8-sig")
+        from pipeline.layout import read_table
+
+        return read_table(self.path("class_areas", year=int(year)))
 
     def all_targets(self) -> list[Path]:
         """The files of ``rule all`` (reports, bulletins, change summaries)."""

@@ -31,12 +31,15 @@ def test_example_configs_validate(name):
         assert have == {"ndvi": True, "survey": True}
 
 
-def test_example_local_paths_are_relative_to_the_repository():
+def test_example_local_paths_are_the_downloaded_example_files():
+    """Relative paths into data/examples/youwuzhen/, each a file `make example-data` fetches."""
+    from pipeline.example_data import EXAMPLES
+
     cfg = load_config(REPO / "configs" / "example-local.yaml")
     local = cfg["source"]["local"]
     for path in (local["aoi"], local["dem"]["path"], local["rain"]["gauge_csv"]):
-        assert path.startswith("../shared/data/youwuzhen_fujian_cn/")
-        assert (REPO / path).exists(), path
+        assert path.startswith("data/examples/youwuzhen/")
+        assert path.removeprefix("data/examples/youwuzhen/") in EXAMPLES["youwuzhen"].files
 
 
 def test_per_input_sources_of_the_examples():

@@ -1,7 +1,9 @@
 """Earth Engine source, offline: earthengine-api's own ApiTestCase and mocked REST resources.
 
-- golden serialized expressions of every builder (tests/golden/earthengine_expressions.json;
-  regenerate with SHUIBAO_UPDATE_GOLDEN=1 after a deliberate change);
+- golden serialized expressions of every builder (tests/golden/earthengine_expressions.json,
+  frozen and reviewed: no test writes it; a deliberate change replaces an entry in a reviewed
+  commit, and tests/test_sources_earthengine_requests.py checks the essentials of the golden
+  graphs as well as of the current ones);
 - exact computePixels request bodies (grid, CRS, band IDs) as sent to the REST resource;
 - a large AOI split into requests under 48 MB, 32 768 px and 1 024 bands;
 - HTTP 429 then success is retried (injected sleep, no waiting); quota exhaustion → QuotaError;
@@ -14,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 from pathlib import Path
 from unittest import mock
@@ -116,9 +117,6 @@ def test_builders_match_golden_expressions(ee_offline):
         if name not in HASH_ONLY:
             entry["expression"] = json.loads(text)
         current[name] = entry
-    if os.environ.get("SHUIBAO_UPDATE_GOLDEN"):
-        GOLDEN.parent.mkdir(exist_ok=True)
-        GOLDEN.write_text(json.dumps(current, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
     assert sorted(golden) == sorted(current)
     for name, entry in current.items():

@@ -26,7 +26,7 @@ import shapely
 import yaml
 
 from pipeline.notebook import snakemake_command
-from tests.conftest import REPO
+from tests.conftest import REPO, example_paths_to_shared
 
 pytestmark = pytest.mark.slow
 
@@ -51,21 +51,12 @@ def _fail_with_logs(proc, workdir):
     pytest.fail(f"workflow failed:\n{proc.stderr[-6000:]}\n{logs}")
 
 
-def _absolute_shared_paths(obj, shared_data):
-    """The example config's ``../shared/data/...`` paths made absolute (tests run elsewhere)."""
-    if isinstance(obj, dict):
-        return {k: _absolute_shared_paths(v, shared_data) for k, v in obj.items()}
-    if isinstance(obj, str) and obj.startswith("../shared/data/"):
-        return str(shared_data / obj.removeprefix("../shared/data/"))
-    return obj
-
-
 # ------------------------------------------------------------------- (a) local
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory, shared_data):
     root = tmp_path_factory.mktemp("workflow_local")
     cfg = yaml.safe_load((REPO / "configs" / "example-local.yaml").read_text(encoding="utf-8"))
-    cfg = _absolute_shared_paths(cfg, shared_data)
+    cfg = example_paths_to_shared(cfg, shared_data)
     cfg["years"] = [2017]
     configfile = root / "youwuzhen.yaml"
     configfile.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")

@@ -4,11 +4,10 @@ The Chinese Soil Loss Equation replaces RUSLE's C·P by B·E·T: B (biological
 measures, 生物措施因子) from vegetation cover on non-cropland, E (engineering
 measures, 工程措施因子) from a measures layer and table (1 where there is none),
 and T (tillage measures, 耕作措施因子) from a table on cropland. For cropland the
-product uses T and not B; for non-cropland it uses B and not T (../shared/science.md
-§2.1, after 常梦迪 et al., ChinaXiv 202108.00091V1, citing 刘宝元、谢云、张科利
+product uses T and not B; for non-cropland it uses B and not T (after 常梦迪 et al., ChinaXiv 202108.00091V1, citing 刘宝元、谢云、张科利
 《土壤侵蚀预报模型》, 2001).
 
-Left out on purpose (no confirmed primary values, ../shared/science.md §2.3–2.4 [U]):
+Left out on purpose (no confirmed primary values):
 E values for terraces, fish-scale pits etc. and T values by rotation zone from the
 2018 《区域水土流失动态监测技术规定（试行）》; the one confirmed value, T = 0.281 for
 cropland of the 北疆灌溉一熟填闲区, is region-specific and is not a default either.

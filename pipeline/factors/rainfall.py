@@ -15,7 +15,7 @@ Left out on purpose
 -------------------
 The monthly "Wischmeier & Smith / Arnoldus" formula R = Σ 1.735·10^(1.5·lg(Pᵢ²/P) − c)
 is not implemented: published sources disagree on c (0.08188 vs 0.8188, a factor of
-≈ 5.4) and on whether the result is SI or US units (../shared/science.md §3.3, [U]).
+≈ 5.4) and on whether the result is SI or US units (not confirmed in a primary source).
 The 10 mm / seasonal-α daily model (§3.2) is attributed only from buggy code [P].
 
 Why written by hand: no maintained Python library implements the Chinese daily
@@ -66,7 +66,7 @@ def halfmonth_index(time):
     Notes
     -----
     The split at day 15 is the usual convention for the Zhang Wenbo et al. (2002)
-    half-month model (../shared/science.md §3.1).
+    half-month model.
 
     Examples
     --------
@@ -447,7 +447,7 @@ def erosivity_renard_freimund(
     Notes
     -----
     Fitted on US data; a coarse fallback for China, where the daily model is
-    preferred. The coefficients are [P] in ../shared/science.md §3.3 (several
+    preferred. The coefficients are provisional (several
     independent implementations agree; the paper itself was not seen).
 
     References
@@ -468,3 +468,65 @@ def erosivity_renard_freimund(
     return finish(
         out, name="r_factor", units=R_ANNUAL_UNITS, attrs={"model": "Renard & Freimund (1994)"}
     )
+
+
+def erosivity_for_year(
+    daily_rain_mm: xr.DataArray,
+    *,
+    year: int,
+    method: str = "zhang_wenbo",
+    threshold_mm: float = 12.0,
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """Annual R of ``year`` and its half-month values, by the configured method.
+
+    The recipe the workflow's ``factor_r`` rule runs (``rainfall.method``):
+
+    - ``zhang_wenbo``: α and β fitted on the whole daily record (Zhang Wenbo et al.
+      2002, 地理科学 22(6)), half-month R of ``year`` from its erosive days
+      (≥ ``threshold_mm``), annual R their sum;
+    - ``renard_freimund``: annual R from the year's rainfall total (Renard & Freimund
+      1994, J. Hydrol. 157); with no intra-annual model, the half-month values are
+      the half-month rainfall totals (mm), used only as weights.
+
+    Parameters
+    ----------
+    daily_rain_mm : xarray.DataArray
+        Daily rainfall (mm d⁻¹), dims (time, y, x), the whole record.
+    year : int
+        Assessment year (must be in the record).
+
+    Returns
+    -------
+    (r_annual, r_halfmonth)
+        R in MJ·mm·ha⁻¹·h⁻¹·a⁻¹ on the rainfall grid; half-month values with dim ``period``.
+    """
+    rain_year = daily_rain_mm.sel(time=daily_rain_mm["time"].dt.year == int(year))
+    if method == "zhang_wenbo":
+        alpha, beta = zhang_wenbo_coefficients(daily_rain_mm, threshold_mm=threshold_mm)
+        r_half = erosivity_halfmonth_zhang_wenbo(
+            rain_year, alpha=alpha, beta=beta, threshold_mm=threshold_mm
+        )
+        return annual_erosivity(r_half), r_half
+    if method == "renard_freimund":
+        r_annual = erosivity_renard_freimund(rain_year.sum("time"))
+        period = xr.DataArray(halfmonth_index(rain_year["time"]), dims="time")
+        r_half = rain_year.groupby(period.rename("period")).sum("time")
+        return r_annual, r_half
+    from pipeline.errors import ConfigError
+
+    raise ConfigError(
+        f"config key 'rainfall.method': unknown method {method!r}; "
+        "expected zhang_wenbo or renard_freimund"
+    )
+
+
+def district_halfmonth_share(r_halfmonth: xr.DataArray) -> xr.DataArray:
+    """The district's share of annual R per half-month (sums to 1; dimensionless).
+
+    Half-month R summed over space, divided by its total; 1/24 each when there is no
+    erosive rain at all. These are the weights of the annual C (or B).
+    """
+    total = r_halfmonth.sum([d for d in r_halfmonth.dims if d != "period"])
+    if float(total.sum()) > 0:
+        return total / float(total.sum())
+    return total * 0 + 1 / 24

@@ -13,7 +13,7 @@ Left out on purpose
 -------------------
 The China correction K = (−0.01383 + 0.51575·K_EPIC) attributed to Zhang Keli et
 al. is not implemented: it was found only in one anonymous script and it is
-unresolved whether K_EPIC enters in US or SI units (../shared/science.md §4.3, [U]).
+unresolved whether K_EPIC enters in US or SI units (not confirmed in a primary source).
 Apply it yourself, after checking the paper, on the output of :func:`k_epic`.
 
 Why written by hand: the EPIC equation is four closed-form terms; the public
@@ -105,7 +105,7 @@ def organic_carbon_from_organic_matter(om_pct, *, factor: float = 1.724) -> xr.D
         Soil organic matter, % by weight (≥ 0).
     factor : float
         OM/OC ratio; 1.724 assumes organic matter is 58 % carbon (van Bemmelen).
-        Some codes use 1.72 (../shared/science.md §4.1).
+        Some codes use 1.72.
 
     Returns
     -------

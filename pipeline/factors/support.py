@@ -3,9 +3,8 @@
 P comes from a land-cover → P table, optionally overridden (or multiplied) where a
 conservation-measures layer (terraces, contour tillage, …) marks a measure.
 
-Left out on purpose: Wener's slope formula P = 0.2 + 0.03·slope% is [U] in
-../shared/science.md §6.4 (named in papers, coefficients never seen in a primary
-source). Published P tables are study-specific (e.g. cropland 0.15 or 0.4), so no
+Left out on purpose: Wener's slope formula P = 0.2 + 0.03·slope% is unconfirmed
+(named in papers, coefficients never seen in a primary source). Published P tables are study-specific (e.g. cropland 0.15 or 0.4), so no
 table is shipped as a default: the config must give one.
 
 Why written by hand: a lookup join that refuses unknown codes (see ``_common``).

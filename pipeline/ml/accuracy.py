@@ -10,8 +10,7 @@ Written by hand:
   cited. The producer's-accuracy variance follows the paper (Olofsson et al. 2014, eq. for
   V(P̂_j), after Card 1982): the first term uses the *mapped* size N_j· of class j and the sum
   runs over i ≠ j. mapaccuracy's stored code uses N̂_·j and includes i = j, which gives wider
-  intervals; it is available here as ``pa_variance="mapaccuracy"`` for comparison only
-  (see ../shared/science.md §7.1).
+  intervals; it is available here as ``pa_variance="mapaccuracy"`` for comparison only.
 - :func:`agreement_matrix` and :func:`class_areas` cross-tabulate class maps with one
   ``bincount`` over combined codes (numpy or dask), the standard trick for a contingency table
   of two label rasters; a library call (flox) would need the same code arithmetic first.

@@ -3,7 +3,7 @@
 Written by hand: stacking named layers into one ``(feature, y, x)`` array with units kept,
 one-hot land cover, and nearest-pixel sampling are a few xarray calls; the checks on a field
 survey layer (classes, CRS, extent) are Shuibao's own input contract
-(notes/inputs_contract.md: ``survey_{year}.gpkg``), so no library does them. Geometry work is
+(docs/contract.md: ``survey_{year}.gpkg``), so no library does them. Geometry work is
 geopandas/shapely, reprojection pyproj.
 """
 
@@ -392,3 +392,20 @@ def _pixel_index(centres: np.ndarray, values: np.ndarray) -> np.ndarray:
     idx = np.where(np.isfinite(pos), pos, -1).astype("int64")
     idx[(idx < 0) | (idx >= centres.size) | ~np.isfinite(values)] = -1
     return idx
+
+
+def ndvi_statistics(ndvi: xr.DataArray, *, dim: str = "band") -> dict[str, xr.DataArray]:
+    """Annual NDVI statistics (dimensionless) from the half-month NDVI periods.
+
+    Returns ``ndvi_mean``, ``ndvi_min``, ``ndvi_max`` and ``ndvi_amplitude``
+    (max − min) over ``dim``; lazy for dask input. These are ML features.
+    """
+    out = {
+        "ndvi_mean": ndvi.mean(dim),
+        "ndvi_min": ndvi.min(dim),
+        "ndvi_max": ndvi.max(dim),
+    }
+    out["ndvi_amplitude"] = out["ndvi_max"] - out["ndvi_min"]
+    for da in out.values():
+        da.attrs["units"] = "1"
+    return out

@@ -1,19 +1,22 @@
-"""CJK font discovery for the report figures, and the English fallback.
+"""CJK font for the report figures, and the English fallback.
 
 Matplotlib draws Chinese only with a font that has CJK glyphs; with none it prints
-tofu boxes and one "Glyph … missing from font(s) DejaVu Sans" warning per character.
-Nothing in matplotlib picks a CJK font by language, so this module does it by hand:
+tofu boxes. Matplotlib ≥ 3.10 also ships a "Last Resort" font that *claims* every code
+point (its glyphs are placeholder boxes), so "does some font map 水?" is not the test:
+the font we choose must really have the glyphs. This module therefore:
 
-1. look in matplotlib's font list for a known CJK family (Noto Sans CJK SC, Source Han
-   Sans SC, WenQuanYi Micro/Zen Hei, SimHei, Microsoft YaHei, PingFang SC, …);
-2. if none is there (the font cache may predate the font's installation), ask
-   fontconfig (``fc-list :lang=zh``) for CJK font files and register them with
-   matplotlib;
-3. if there is still none, figures requested in Chinese (``lang="zh"``) are drawn with
-   English labels instead, and a single warning says so and names the Debian package
-   to install (``fonts-noto-cjk``). Text from data that cannot be drawn (e.g. Chinese
-   township names) is replaced by an ASCII fallback chosen by the caller (see
-   :func:`can_render`), so no tofu and no per-glyph warnings appear.
+1. registers the Noto Sans SC font that comes with the Python install (the OFL-licensed
+   PyPI package ``pylopdf-fonts-zh-cn``, a runtime dependency), so every machine draws
+   the same Chinese whatever fonts its system has;
+2. otherwise looks for a known CJK family in matplotlib's font list, then asks fontconfig
+   (``fc-list :lang=zh``) for system CJK fonts;
+3. accepts a family only if the file matplotlib resolves for it has 水土流失 in its
+   character map (fontTools ``cmap`` lookup) and does *not* map an unassigned code point
+   (U+0378), which only a "Last Resort"-type font does;
+4. with no such font, figures requested in Chinese (``lang="zh"``) are drawn with
+   English labels instead, and a single warning says so. Text from data that cannot be
+   drawn (e.g. Chinese township names) is replaced by an ASCII fallback chosen by the
+   caller (see :func:`can_render`), so no tofu and no per-glyph warnings appear.
 
 Decision: figures never fail for lack of a font; they degrade to English.
 """
@@ -33,11 +36,19 @@ from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
-#: Debian package that provides the preferred CJK font (Noto Sans CJK SC).
-CJK_FONT_PACKAGE = "fonts-noto-cjk"
+#: PyPI distribution that ships the packaged CJK font (Noto Sans SC, SIL OFL 1.1).
+CJK_FONT_PACKAGE = "pylopdf-fonts-zh-cn"
+_PACKAGED_FONT = ("pylopdf_fonts_zh_cn", "NotoSansSC-Regular.otf")
+#: Family name of the packaged font.
+PACKAGED_CJK_FAMILY = "Noto Sans SC"
+#: Characters the chosen font must have (cmap lookup).
+PROBE_TEXT = "水土流失"
+# An unassigned code point: only a "Last Resort"-type font (claims everything) maps it.
+_UNASSIGNED = 0x0378
 
 # Preferred families, simplified-Chinese faces first.
 _PREFERRED_CJK_FAMILIES = (
+    PACKAGED_CJK_FAMILY,
     "Noto Sans CJK SC",
     "Source Han Sans SC",
     "Noto Sans SC",
@@ -78,33 +89,76 @@ def _register_fontconfig_cjk_fonts() -> None:
                 font_manager.fontManager.addfont(path)
 
 
-def _has_chinese_glyphs(font_entry) -> bool:
-    from matplotlib.ft2font import FT2Font
+def packaged_font_path():
+    """Path of the CJK font shipped with the Python install (Noto Sans SC), or None."""
+    from importlib import resources
+
+    package, name = _PACKAGED_FONT
+    try:
+        path = resources.files(package) / name
+    except ModuleNotFoundError:
+        return None
+    return path if path.is_file() else None
+
+
+def _register_packaged_font() -> None:
+    path = packaged_font_path()
+    if path is not None and PACKAGED_CJK_FAMILY not in _installed_families():
+        font_manager.fontManager.addfont(str(path))
+
+
+@functools.cache
+def font_has_glyphs(path: str, text: str = PROBE_TEXT) -> bool:
+    """True if the font file's character map has every character of ``text`` and is not
+    a "Last Resort"-type font (one that maps even an unassigned code point)."""
+    from fontTools.ttLib import TTFont
 
     try:
-        font = FT2Font(font_entry.fname)
-        return all(font.get_char_index(ord(ch)) != 0 for ch in "水土流失")
-    except Exception:  # unreadable font file
+        with TTFont(path, fontNumber=0, lazy=True) as font:
+            cmap = font.getBestCmap() or {}
+            family = font["name"].getDebugName(1) or ""
+    except Exception:  # unreadable or unsupported font file
         return False
+    if "last resort" in family.lower() or _UNASSIGNED in cmap:
+        return False
+    return all(ord(ch) in cmap for ch in text)
+
+
+def font_file(family: str) -> str | None:
+    """The file matplotlib draws ``family`` with (no fallback to its default font)."""
+    try:
+        return font_manager.findfont(
+            font_manager.FontProperties(family=family), fallback_to_default=False
+        )
+    except ValueError:
+        return None
+
+
+def _has_chinese_glyphs(font_entry) -> bool:
+    return font_has_glyphs(font_entry.fname)
 
 
 @functools.cache
 def cjk_font_family() -> str | None:
     """Name of an installed font family with Chinese glyphs, or None.
 
-    Preferred families first; otherwise any family whose font file has glyphs for
-    水土流失. Cached for the process.
+    The packaged Noto Sans SC first, then other preferred families, then any family whose
+    font file has glyphs for 水土流失 — each checked in the cmap of the file matplotlib
+    resolves for it. Cached for the process.
 
     Examples
     --------
     >>> cjk_font_family()  # doctest: +SKIP
-    'Noto Sans CJK SC'
+    'Noto Sans SC'
     """
+    _register_packaged_font()
     for attempt in range(2):
         families = _installed_families()
         for name in _PREFERRED_CJK_FAMILIES:
             if name in families:
-                return name
+                path = font_file(name)
+                if path is not None and font_has_glyphs(path):
+                    return name
         for entry in sorted(font_manager.fontManager.ttflist, key=lambda f: (f.name, f.fname)):
             if _has_chinese_glyphs(entry):
                 return entry.name
@@ -130,8 +184,9 @@ def resolve_lang(lang: str) -> str:
     if lang == "zh" and cjk_font_family() is None:
         if not _warned_fallback:
             log.warning(
-                "no CJK font found (fc-list :lang=zh is empty): figures use English labels; "
-                "install the Debian package %s for Chinese labels",
+                "no CJK font found (the packaged font is missing and fc-list :lang=zh is "
+                "empty): figures use English labels; reinstall Shuibao or pip install %s "
+                "for Chinese labels",
                 CJK_FONT_PACKAGE,
             )
             _warned_fallback = True

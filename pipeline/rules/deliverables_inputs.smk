@@ -56,5 +56,7 @@ def delineate_watersheds_enabled():
 def watershed_layer(wildcards=None):
     """The small-watershed layer: the given one, or the one delineated from the DEM."""
     if delineate_watersheds_enabled():
-        return os.path.join(OUT, "common", "watersheds_delineated.gpkg")
-    return os.path.join(RES, "watersheds.gpkg")
+        path = os.path.join(OUT, "common", "watersheds_delineated.gpkg")
+    else:
+        path = P("watersheds")
+    return path if wildcards is None else path.format(aoi=wildcards.aoi)

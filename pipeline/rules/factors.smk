@@ -3,12 +3,12 @@
 
 rule factor_r:
     input:
-        rain=os.path.join(RES, "rain_daily.nc"),
-        dem=os.path.join(RES, "dem.tif"),
+        rain=P("rain"),
+        dem=P("dem"),
     output:
-        r=os.path.join(OUT, "{year}", "factors", "R.tif"),
-        shares=os.path.join(OUT, "{year}", "factors", "R_halfmonth_share.csv"),
-        halfmonth=os.path.join(OUT, "{year}", "factors", "R_halfmonth.nc"),
+        r=P("factor_R"),
+        shares=P("r_shares"),
+        halfmonth=P("r_halfmonth"),
     params:
         rainfall=config["rainfall"],
     log:
@@ -23,9 +23,9 @@ rule factor_r:
 
 rule factor_k:
     input:
-        soil=os.path.join(RES, "soil.tif"),
+        soil=P("soil"),
     output:
-        k=os.path.join(OUT, "common", "factors", "K.tif"),
+        k=P("factor_K"),
     params:
         soil=config["soil"],
     log:
@@ -40,12 +40,12 @@ rule factor_k:
 
 rule terrain:
     input:
-        dem=os.path.join(RES, "dem.tif"),
+        dem=P("dem"),
     output:
-        slope=os.path.join(OUT, "common", "factors", "slope_deg.tif"),
-        l=os.path.join(OUT, "common", "factors", "L.tif"),
-        s=os.path.join(OUT, "common", "factors", "S.tif"),
-        ls=os.path.join(OUT, "common", "factors", "LS.tif"),
+        slope=P("factor_slope_deg"),
+        l=P("factor_L"),
+        s=P("factor_S"),
+        ls=P("factor_LS"),
     params:
         terrain=config["terrain"],
     log:
@@ -62,11 +62,11 @@ rule terrain:
 rule factor_cover:
     input:
         # cover.method table uses land cover only: then no NDVI is needed (empty input).
-        ndvi=[] if config["cover"]["method"] == "table" else os.path.join(RES, "ndvi_{year}.tif"),
-        landcover=os.path.join(RES, "landcover_{year}.tif"),
-        shares=os.path.join(OUT, "{year}", "factors", "R_halfmonth_share.csv"),
+        ndvi=[] if config["cover"]["method"] == "table" else P("ndvi"),
+        landcover=P("landcover"),
+        shares=P("r_shares"),
     output:
-        cover=os.path.join(OUT, "{year}", "factors", "C.tif" if MODEL == "rusle" else "B.tif"),
+        cover=LAYOUT.factor("C" if MODEL == "rusle" else "B"),
     params:
         cover=config["cover"],
         what="C" if MODEL == "rusle" else "B",
@@ -84,9 +84,9 @@ if MODEL == "rusle":
 
     rule factor_p:
         input:
-            landcover=os.path.join(RES, "landcover_{year}.tif"),
+            landcover=P("landcover"),
         output:
-            p=os.path.join(OUT, "{year}", "factors", "P.tif"),
+            p=P("factor_P"),
         params:
             support=config["support"],
         log:
@@ -102,10 +102,10 @@ else:
 
     rule factor_e_t:
         input:
-            landcover=os.path.join(RES, "landcover_{year}.tif"),
+            landcover=P("landcover"),
         output:
-            e=os.path.join(OUT, "{year}", "factors", "E.tif"),
-            t=os.path.join(OUT, "{year}", "factors", "T.tif"),
+            e=P("factor_E"),
+            t=P("factor_T"),
         params:
             csle=config["csle"],
         log:

@@ -4,17 +4,17 @@ rule ml:
     input:
         unpack(ml_inputs),
     output:
-        intensity_ml=os.path.join(OUT, "{year}", "intensity_ml.tif"),
+        intensity_ml=P("intensity_ml"),
         map=report(
-            os.path.join(OUT, "{year}", "maps", "intensity_ml.png"),
+            P("ml_map"),
             caption="../report/captions/intensity_ml.rst",
             category="{year}",
         ),
-        model=os.path.join(OUT, "{year}", "ml", "model.skops"),
-        metadata=os.path.join(OUT, "{year}", "ml", "model.json"),
-        cv=os.path.join(OUT, "{year}", "ml", "cv_metrics.json"),
-        areas=os.path.join(OUT, "{year}", "ml", "error_adjusted_areas.csv"),
-        agreement=os.path.join(OUT, "{year}", "ml", "agreement_ha.csv"),
+        model=P("ml_model"),
+        metadata=P("ml_metadata"),
+        cv=P("ml_cv"),
+        areas=P("ml_areas"),
+        agreement=P("ml_agreement"),
     params:
         ml=config["ml"],
         model=MODEL,

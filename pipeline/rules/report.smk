@@ -4,13 +4,13 @@ rule report:
     input:
         unpack(report_inputs),
     output:
-        html=os.path.join(OUT, "{year}", "report.html"),
-        bulletin_zh=os.path.join(OUT, "{year}", "bulletin_zh.md"),
-        bulletin_en=os.path.join(OUT, "{year}", "bulletin_en.md"),
-        tables=directory(os.path.join(OUT, "{year}", "bulletin_tables")),
+        html=P("report_html"),
+        bulletin_zh=P("bulletin_zh"),
+        bulletin_en=P("bulletin_en"),
+        tables=directory(P("bulletin_tables")),
         figures=[
             report(
-                os.path.join(OUT, "{year}", "maps", f"{name}.png"),
+                P("map", name=name),
                 caption=f"../report/captions/{CAPTIONS.get(name, name)}.rst",
                 category="{year}",
             )

@@ -4,11 +4,11 @@
 rule soil_loss:
     input:
         unpack(soil_loss_factors),
-        landcover=os.path.join(RES, "landcover_{year}.tif"),
-        aoi=os.path.join(RES, "aoi.gpkg"),
+        landcover=P("landcover"),
+        aoi=P("aoi"),
     output:
-        soil_loss=os.path.join(OUT, "{year}", "soil_loss.tif"),
-        intensity=os.path.join(OUT, "{year}", "intensity.tif"),
+        soil_loss=P("soil_loss"),
+        intensity=P("intensity"),
     params:
         model=MODEL,
         classification=config["classification"],

@@ -3,14 +3,14 @@
 
 rule statistics:
     input:
-        intensity=os.path.join(OUT, "{year}", "intensity.tif"),
-        townships=os.path.join(RES, "townships.gpkg"),
+        intensity=P("intensity"),
+        townships=P("townships"),
         watersheds=lambda wildcards: watershed_layer(wildcards),  # deliverables_inputs.smk
     output:
-        classes=os.path.join(OUT, "{year}", "tables", "class_areas.csv"),
-        summary=os.path.join(OUT, "{year}", "tables", "summary.json"),
-        townships=os.path.join(OUT, "{year}", "tables", "zones_township.csv"),
-        watersheds=os.path.join(OUT, "{year}", "tables", "zones_watershed.csv"),
+        classes=P("class_areas"),
+        summary=P("summary"),
+        townships=P("zones_township"),
+        watersheds=P("zones_watershed"),
     log:
         os.path.join(LOGS, "{year}", "statistics.log"),
     benchmark:
@@ -23,13 +23,13 @@ rule statistics:
 
 rule change:
     input:
-        y0=os.path.join(OUT, "{y0}", "intensity.tif"),
-        y1=os.path.join(OUT, "{y1}", "intensity.tif"),
+        y0=P("intensity", year="{y0}"),
+        y1=P("intensity", year="{y1}"),
     output:
-        matrix=os.path.join(OUT, "change_{y0}_{y1}", "change_matrix.csv"),
-        summary=os.path.join(OUT, "change_{y0}_{y1}", "change_summary.json"),
+        matrix=P("change_matrix"),
+        summary=P("change_summary"),
         chart=report(
-            os.path.join(OUT, "change_{y0}_{y1}", "change.png"),
+            P("change_chart"),
             caption="../report/captions/change.rst",
             category="change",
         ),

@@ -1,4 +1,5 @@
 # Snakemake script for rule `report`.
+from pipeline.config import config_hash
 from pipeline.stages.common import run_from_snakemake
 from pipeline.stages.report import make_report
 
@@ -18,4 +19,5 @@ run_from_snakemake(
     units=smk.params.units,
     config=smk.params.config,
     compute=smk.config["compute"],
+    config_hash=config_hash(dict(smk.config)),
 )

@@ -1,7 +1,7 @@
 """Input sources: each writes the same standard inputs on the analysis grid.
 
 The files every source writes, and their formats, are listed in
-notes/inputs_contract.md (``grid.json``, ``aoi.gpkg``, ``dem.tif``,
+docs/contract.md (``grid.json``, ``aoi.gpkg``, ``dem.tif``,
 ``landcover_{year}.tif``, ``ndvi_{year}.tif``, ``rain_daily.nc``, ``soil.tif``,
 ``townships.gpkg``, ``watersheds.gpkg``, ``survey_{year}.gpkg``), so nothing
 downstream knows where the data came from.

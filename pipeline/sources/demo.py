@@ -3,7 +3,7 @@
 Nothing here is real data. The generator makes, offline and in seconds, a district
 in the style of southern China's red-soil hilly region (红壤丘陵区; e.g. Changting,
 Fujian, about 116.4°E 25.7°N) and writes exactly the files of the inputs contract
-(``notes/inputs_contract.md``), so the whole workflow can run without any account or
+(``docs/contract.md``), so the whole workflow can run without any account or
 download. Every file carries a ``SYNTHETIC`` note (raster tag, NetCDF attribute,
 ``note`` column of ``aoi.gpkg``).
 
@@ -45,7 +45,6 @@ Written by hand because no library makes such a district; the noise, D8 routing
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -54,7 +53,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import rasterio
 import rasterio.features
 import rioxarray  # noqa: F401  (registers the .rio accessor)
@@ -64,10 +62,9 @@ from affine import Affine
 from pyproj import Transformer
 from scipy import ndimage
 
-from pipeline import classify
+from pipeline import layout, sl190
 from pipeline.errors import ConfigError
 from pipeline.grid import AnalysisGrid, local_albers_crs
-from pipeline.io import atomic_path, write_cog, write_text
 from pipeline.landcover import CODE_BY_KEY
 from pipeline.sources._demo_terrain import (
     Terrain,
@@ -1181,7 +1178,7 @@ def make_survey(
         ndvi=ndvi,
         seed=seed,
     )
-    truth = np.digitize(loss, classify.class_breaks("south_red_soil")) + 1
+    truth = np.digitize(loss, sl190.class_breaks("south_red_soil")) + 1
     off = rng.random(rows.size) < TRUTH_OBSERVATION_ERROR
     step = np.where(rng.random(rows.size) < 0.5, -1, 1)
     step = np.where(truth == 1, 1, np.where(truth == 6, -1, step))
@@ -1202,21 +1199,11 @@ def make_survey(
 
 
 # ----------------------------------------------------------------------- writers
-_GPKG_DATE = "2000-01-01T00:00:00.000Z"  # fixed GPKG timestamps: same inputs, same bytes
 
 
-def write_gpkg(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str) -> Path:
-    """Write one GeoPackage layer atomically and deterministically (fixed OGR_CURRENT_DATE)."""
-    path = Path(path)
-    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _GPKG_DATE})
-    try:
-        with atomic_path(path, suffix=".gpkg") as tmp:
-            tmp.unlink()  # GDAL creates the file itself
-            gdf.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
-    return path
+def write_gpkg(gdf: gpd.GeoDataFrame, path: str | Path, *, key: str) -> Path:
+    """Write a contract GeoPackage: :func:`pipeline.layout.write_vector`."""
+    return layout.write_vector(gdf, path, key=key)
 
 
 def encode_ndvi(ndvi: xr.DataArray) -> xr.DataArray:
@@ -1292,19 +1279,7 @@ def generate_demo(
             size_km=size_km, resolution_m=resolution_m, center_lon=center_lon, center_lat=center_lat
         )
         aoi = make_aoi(grid, seed=seed)
-        paths["grid"] = write_text(
-            json.dumps(
-                {
-                    "crs_wkt": grid.crs.to_wkt(),
-                    "transform": [float(v) for v in tuple(grid.transform)[:6]],
-                    "height": grid.height,
-                    "width": grid.width,
-                },
-                indent=2,
-            )
-            + "\n",
-            out / "grid.json",
-        )
+        paths["grid"] = layout.write_grid(grid, out / "grid.json")
         paths["aoi"] = write_gpkg(
             gpd.GeoDataFrame(
                 {
@@ -1316,23 +1291,19 @@ def generate_demo(
                 crs=grid.crs,
             ),
             out / "aoi.gpkg",
-            layer="aoi",
+            key="aoi",
         )
         step("grid and AOI")
         dem = make_dem(grid, seed=seed)
-        paths["dem"] = write_cog(dem, out / "dem.tif", dtype="float32", tags=tags)
+        paths["dem"] = layout.write_dem(dem, out / "dem.tif", tags=tags)
         step("DEM")
         terr = terrain(dem)
         sites = town_sites(terr, grid, aoi, n=n_townships, seed=seed)
         step("flow routing")
         landcover = make_landcover(dem, aoi, years=years, seed=seed, terr=terr, sites=sites)
         for year in years:
-            paths[f"landcover_{year}"] = write_cog(
-                landcover[year],
-                out / f"landcover_{year}.tif",
-                dtype="uint8",
-                nodata=LC_NODATA,
-                tags=tags | {"year": year},
+            paths[f"landcover_{year}"] = layout.write_landcover(
+                landcover[year], out / f"landcover_{year}.tif", tags=tags | {"year": year}
             )
         step("land cover")
         rain = make_rain_daily(
@@ -1343,44 +1314,38 @@ def generate_demo(
             raise ConfigError(
                 f"demo rain_record_years={rain_record_years} does not cover year {years[0]}"
             )
-        with atomic_path(out / "rain_daily.nc", suffix=".nc") as tmp:
-            ds = rain.to_dataset()
-            ds.attrs.update(tags)
-            # update (not replace) the encoding: it carries rioxarray's grid_mapping
-            ds["precipitation"].encoding.update(dtype="float32")
-            ds["time"].encoding.update(units=f"days since {first_rain_year}-01-01", dtype="int32")
-            ds.to_netcdf(tmp)
+        # update (not replace) the encoding: it carries rioxarray's grid_mapping
+        layout.write_rain_daily(
+            rain,
+            out / "rain_daily.nc",
+            attrs=tags,
+            time_units=f"days since {first_rain_year}-01-01",
+        )
         paths["rain_daily"] = out / "rain_daily.nc"
         step("daily rain")
         soil = make_soil(dem, landcover[years[0]], seed=seed)
-        paths["soil"] = write_cog(
-            soil, out / "soil.tif", dtype="float32", tags=tags, band_names=SOIL_BANDS
-        )
+        paths["soil"] = layout.write_soil(soil, out / "soil.tif", tags=tags)
         step("soil")
         paths["townships"] = write_gpkg(
             make_townships(aoi, grid=grid, sites=sites),
             out / "townships.gpkg",
-            layer="townships",
+            key="townships",
         )
         step("townships")
         paths["watersheds"] = write_gpkg(
             make_watersheds(dem, aoi, seed=seed, terr=terr),
             out / "watersheds.gpkg",
-            layer="watersheds",
+            key="watersheds",
         )
         step("small watersheds")
         for i, year in enumerate(years):
             ndvi = make_ndvi(landcover[year], year_index=i, seed=seed, year=year)
             step(f"NDVI {year}")
-            paths[f"ndvi_{year}"] = write_cog(
+            paths[f"ndvi_{year}"] = layout.write_ndvi(
                 encode_ndvi(ndvi),
                 out / f"ndvi_{year}.tif",
-                scale=1e-4,
-                offset=0.0,
-                dtype="int16",
-                nodata=-32768,
                 tags=tags | {"year": year, "units": "1"},
-                band_names=PERIODS,
+                encoded=True,
             )
             step(f"NDVI {year} written")
             survey = make_survey(
@@ -1395,9 +1360,7 @@ def generate_demo(
                 seed=seed,
             )
             del ndvi
-            paths[f"survey_{year}"] = write_gpkg(
-                survey, out / f"survey_{year}.gpkg", layer=f"survey_{year}"
-            )
+            paths[f"survey_{year}"] = write_gpkg(survey, out / f"survey_{year}.gpkg", key="survey")
             step(f"survey {year}")
         step("done")
     finally:

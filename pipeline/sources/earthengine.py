@@ -10,7 +10,7 @@ Two halves, so the exact requests can be checked offline
   the requests with retries and exponential backoff on HTTP 429/5xx, show
   progress (tqdm), cache every download with provenance (asset IDs, dates,
   request hash; ``pipeline.sources._cache``) so a rerun does not download
-  again, and write the standard inputs (notes/inputs_contract.md).
+  again, and write the standard inputs (docs/contract.md).
 
 Requests are made on an EPSG grid (UTM zone of the AOI centre, or the analysis
 grid itself when it has an EPSG code), because Xee and ``PixelGrid.crsCode``

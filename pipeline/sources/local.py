@@ -1,6 +1,6 @@
 """Local source: user GeoTIFFs and vector layers, in any CRS, onto the analysis grid.
 
-Also holds the writers of the standard input files (notes/inputs_contract.md)
+Also holds the writers of the standard input files (docs/contract.md)
 that the STAC and Earth Engine sources reuse, so every source writes the same
 bytes for the same arrays.
 
@@ -21,7 +21,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -40,14 +39,63 @@ from rasterio.enums import Resampling
 from pipeline import landcover
 from pipeline.errors import ConfigError, GridError, InputDataError
 from pipeline.grid import AnalysisGrid, local_albers_crs
-from pipeline.io import atomic_path, write_cog, write_text
 
 #: Number of half-month periods in a year (period 1 = Jan 1–15, 2 = Jan 16–31, …).
-N_PERIODS = 24
-PERIOD_NAMES = [f"P{p:02d}" for p in range(1, N_PERIODS + 1)]
-NDVI_SCALE = 1e-4
-NDVI_NODATA = -32768
-SOIL_BANDS = ("sand_pct", "silt_pct", "clay_pct", "organic_carbon_pct")
+# The contract's formats, readers and writers live in pipeline/layout.py (re-exported
+# here under the names the sources have always used).
+from pipeline.layout import (  # noqa: E402
+    INPUT_NAMES as INPUT_NAMES,
+)
+from pipeline.layout import (
+    N_PERIODS as N_PERIODS,
+)
+from pipeline.layout import (
+    NDVI_NODATA as NDVI_NODATA,
+)
+from pipeline.layout import (
+    NDVI_SCALE as NDVI_SCALE,
+)
+from pipeline.layout import (
+    PERIOD_NAMES as PERIOD_NAMES,
+)
+from pipeline.layout import (
+    SOIL_BANDS as SOIL_BANDS,
+)
+from pipeline.layout import read_grid as read_grid_json  # noqa: E402
+from pipeline.layout import (
+    write_dem as write_dem,
+)
+from pipeline.layout import write_grid as write_grid_json  # noqa: E402
+from pipeline.layout import (
+    write_landcover as write_landcover,
+)
+from pipeline.layout import (
+    write_ndvi as write_ndvi,
+)
+from pipeline.layout import (
+    write_rain_daily as write_rain_daily,
+)
+from pipeline.layout import (
+    write_soil as write_soil,
+)
+
+
+def _write_gpkg(gdf, out_path, *, layer: str) -> Path:
+    from pipeline.layout import write_vector
+
+    return write_vector(gdf, out_path, key=layer)
+
+
+def write_zones(zones: gpd.GeoDataFrame, out_path) -> Path:
+    """Write ``townships.gpkg`` / ``watersheds.gpkg`` (layer = file stem)."""
+    return _write_gpkg(zones, out_path, layer=Path(out_path).stem)
+
+
+def write_survey(points: gpd.GeoDataFrame, out_path) -> Path:
+    """Write ``survey_{year}.gpkg`` (layer ``survey``)."""
+    return _write_gpkg(points, out_path, layer="survey")
+
+
 #: van Bemmelen factor: organic matter = 1.724 × organic carbon (see shared/science.md §4.1).
 OM_PER_OC = 1.724
 
@@ -199,32 +247,6 @@ def grid_from_aoi(
     left, bottom, right, top = dense.total_bounds
     r = float(resolution_m)
     return AnalysisGrid.from_bounds(target, left - r, bottom - r, right + r, top + r, r)
-
-
-def write_grid_json(grid: AnalysisGrid, out_path) -> Path:
-    """Write ``grid.json`` (crs_wkt, transform [a..f], height, width), atomically."""
-    record = {
-        "crs_wkt": grid.crs.to_wkt(),
-        "transform": [float(v) for v in tuple(grid.transform)[:6]],
-        "height": int(grid.height),
-        "width": int(grid.width),
-    }
-    return write_text(json.dumps(record, indent=1) + "\n", out_path)
-
-
-def read_grid_json(path) -> AnalysisGrid:
-    """Read ``grid.json`` back into an AnalysisGrid."""
-    path = Path(path)
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        return AnalysisGrid(
-            CRS.from_wkt(record["crs_wkt"]),
-            Affine(*record["transform"]),
-            int(record["height"]),
-            int(record["width"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputDataError(f"cannot read grid file {path}: {exc}") from exc
 
 
 def write_aoi(aoi, grid: AnalysisGrid, out_path, *, name: str, name_en: str, layer=None) -> Path:
@@ -464,101 +486,6 @@ def recode_classes(
 
 
 # ------------------------------------------------------------ standard writers
-def _check_on_grid(da: xr.DataArray, grid: AnalysisGrid | None, name: str) -> xr.DataArray:
-    if grid is None:
-        return da
-    if tuple(da.shape[-2:]) != grid.shape:
-        raise GridError(f"{name}: shape {da.shape[-2:]} does not match the grid {grid.shape}")
-    return da.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
-
-
-def write_dem(elevation_m: xr.DataArray, out_path, *, grid=None, tags=None) -> Path:
-    """Write ``dem.tif``: float32 elevation (m), nodata NaN."""
-    da = _check_on_grid(elevation_m, grid, "dem").astype("float32")
-    da.attrs["units"] = "m"
-    return write_cog(da, out_path, nodata=np.nan, dtype="float32", tags=tags)
-
-
-def write_landcover(codes: xr.DataArray, out_path, *, grid=None, tags=None) -> Path:
-    """Write ``landcover_{year}.tif``: uint8 Shuibao codes, nodata 255.
-
-    Raises InputDataError if a value is not a Shuibao code (pipeline/landcover.py).
-    """
-    da = _check_on_grid(codes, grid, "landcover")
-    values = np.asarray(da.fillna(landcover.NODATA).values).astype("int64")
-    bad = sorted(set(np.unique(values).tolist()) - set(landcover.CLASSES) - {landcover.NODATA})
-    if bad:
-        raise InputDataError(
-            f"land cover for {out_path}: values {bad} are not Shuibao codes "
-            f"{sorted(landcover.CLASSES)} (recode the source legend first)"
-        )
-    out = da.copy(data=values.astype("uint8"))
-    out.attrs = {"units": "class"}
-    return write_cog(out, out_path, nodata=landcover.NODATA, dtype="uint8", tags=tags)
-
-
-def write_ndvi(ndvi: xr.DataArray, out_path, *, grid=None, tags=None) -> Path:
-    """Write ``ndvi_{year}.tif``: 24 half-month bands P01..P24, int16 NDVI × 10000.
-
-    ``ndvi`` is float NDVI (−1…1, NaN = no data) with dims (period, y, x) and 24
-    periods (a ``band`` dim is accepted too). Band scale 0.0001, nodata −32768.
-    """
-    dim = "period" if "period" in ndvi.dims else "band"
-    if ndvi.ndim != 3 or ndvi.sizes.get(dim) != N_PERIODS:
-        raise InputDataError(
-            f"NDVI for {out_path}: expected dims (period, y, x) with {N_PERIODS} periods, "
-            f"got {dict(ndvi.sizes)}"
-        )
-    da = _check_on_grid(ndvi, grid, "ndvi")
-    scaled = (da.clip(-1.0, 1.0) / NDVI_SCALE).round()
-    scaled = scaled.rename({dim: "band"}).assign_coords(band=PERIOD_NAMES)
-    scaled.attrs = {"units": "1"}
-    all_tags = {"scale": NDVI_SCALE, "periods": "half-months; P01 = Jan 1-15", **(tags or {})}
-    return write_cog(
-        scaled,
-        out_path,
-        scale=NDVI_SCALE,
-        offset=0.0,
-        nodata=NDVI_NODATA,
-        dtype="int16",
-        tags=all_tags,
-        band_names=PERIOD_NAMES,
-    )
-
-
-def write_soil(soil: xr.DataArray, out_path, *, grid=None, tags=None) -> Path:
-    """Write ``soil.tif``: float32 bands sand_pct, silt_pct, clay_pct, organic_carbon_pct.
-
-    ``soil`` has dims (band, y, x) with band labels ``SOIL_BANDS`` (any order).
-    """
-    if "band" not in soil.dims or set(map(str, soil["band"].values)) != set(SOIL_BANDS):
-        raise InputDataError(
-            f"soil for {out_path}: expected bands {list(SOIL_BANDS)}, got "
-            f"{list(soil['band'].values) if 'band' in soil.dims else soil.dims}"
-        )
-    da = _check_on_grid(soil.sel(band=list(SOIL_BANDS)), grid, "soil").astype("float32")
-    da.attrs = {"units": "%"}
-    return write_cog(
-        da, out_path, nodata=np.nan, dtype="float32", tags=tags, band_names=list(SOIL_BANDS)
-    )
-
-
-def _write_gpkg(gdf: gpd.GeoDataFrame, out_path, *, layer: str) -> Path:
-    """Write a GeoPackage atomically, with a fixed timestamp (same data → same bytes)."""
-    import pyogrio
-
-    out_path = Path(out_path)
-    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
-    try:
-        with atomic_path(out_path, suffix=".gpkg") as tmp:
-            tmp.unlink()  # GDAL creates the file itself
-            gdf.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
-    return out_path
-
-
 # ------------------------------------------------------- local files → standard
 def write_local_dem(src_path, grid: AnalysisGrid, out_path, *, band=None, nodata=None) -> Path:
     """Reproject a local DEM (m) bilinearly onto ``grid`` and write ``dem.tif``."""
@@ -807,20 +734,6 @@ def rain_lattice(grid: AnalysisGrid, *, res_deg: float = 0.05) -> tuple[Affine, 
     return transform, k_right - k_left, k_top - k_bottom
 
 
-def write_rain_daily(precipitation_mm_day: xr.DataArray, out_path) -> Path:
-    """Write ``rain_daily.nc``: variable ``precipitation`` (time, y, x), float32 mm/day,
-    EPSG:4326 written with rioxarray, atomically."""
-    rain = precipitation_mm_day.astype("float32")
-    rain.name = "precipitation"
-    rain.attrs["units"] = "mm/day"
-    if rain.rio.crs is None:
-        rain = rain.rio.write_crs("EPSG:4326")
-    out_path = Path(out_path)
-    with atomic_path(out_path) as tmp:
-        rain.to_dataset().to_netcdf(tmp)
-    return out_path
-
-
 def write_local_rain(
     src_path,
     grid: AnalysisGrid,
@@ -919,11 +832,6 @@ def read_zones(
     return out
 
 
-def write_zones(zones: gpd.GeoDataFrame, out_path) -> Path:
-    """Write ``townships.gpkg`` / ``watersheds.gpkg`` (layer = file stem)."""
-    return _write_gpkg(zones, out_path, layer=Path(out_path).stem)
-
-
 def read_survey(
     path,
     *,
@@ -1001,15 +909,8 @@ def read_survey(
     )
 
 
-def write_survey(points: gpd.GeoDataFrame, out_path) -> Path:
-    """Write ``survey_{year}.gpkg`` (layer ``survey``)."""
-    return _write_gpkg(points, out_path, layer="survey")
-
-
 # ------------------------------------------------------- configuration → inputs
-#: Inputs whose source can be chosen one by one (config ``source.inputs``).
-INPUT_NAMES = ("dem", "landcover", "ndvi", "rain", "soil", "zones", "survey")
-#: What the local source can write (everything).
+#: What the local source can write (everything; INPUT_NAMES is pipeline.layout's).
 PROVIDES = frozenset(INPUT_NAMES)
 
 

@@ -12,9 +12,10 @@ import dask
 import xarray as xr
 
 import pipeline
-from pipeline import landcover
 from pipeline.config import config_hash
+from pipeline.environment import environment_record
 from pipeline.errors import ConfigError, ShuibaoError
+from pipeline.landcover import table_by_code  # noqa: F401  (re-exported)
 
 log = logging.getLogger("shuibao")
 
@@ -59,22 +60,14 @@ def chunks_2d(compute: Mapping | None) -> dict:
 def provenance(stage: str, **sections) -> dict[str, str]:
     """Deterministic provenance tags for an output file (no timestamps)."""
     tags = {"shuibao_version": pipeline.__version__, "shuibao_stage": stage}
+    # Package versions (numpy, xarray, rasterio, GDAL, snakemake, …) and the platform.
+    tags |= {f"shuibao_{k}": v for k, v in environment_record().items()}
     for name, value in sections.items():
         if isinstance(value, str | int | float):
             tags[f"shuibao_{name}"] = str(value)
         else:
             tags[f"shuibao_{name}_hash"] = config_hash(value)
     return tags
-
-
-def table_by_code(table: Mapping[str, float], *, key: str) -> dict[int, float]:
-    """Convert a land-cover-key table from the config into a code → value dict."""
-    out = {}
-    for name, value in table.items():
-        if name not in landcover.CODE_BY_KEY:
-            raise ConfigError(f"config key '{key}': unknown land-cover key {name!r}")
-        out[landcover.CODE_BY_KEY[name]] = float(value)
-    return out
 
 
 def aoi_mask(aoi_geometries, template: xr.DataArray) -> xr.DataArray:
@@ -127,6 +120,9 @@ def run_from_snakemake(smk, func: Callable, **kwargs) -> None:
     input) is reported as one clear line without a traceback, exit code 1.
     """
     setup_logging(smk.log[0] if len(smk.log) else None)
+    env = environment_record()
+    log.info("rule %s; config hash %s", smk.rule, config_hash(dict(smk.config)))
+    log.info("software: %s; platform: %s", env["software"], env["platform"])
     try:
         with dask_scheduler(smk.config.get("compute"), threads=smk.threads):
             func(**kwargs)

@@ -4,38 +4,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pipeline import landcover
+from pipeline import landcover, layout
+from pipeline.config import with_defaults
 from pipeline.errors import InputDataError
 from pipeline.io import open_raster, write_cog, write_csv
-from pipeline.stages.common import chunks_2d, provenance, table_by_code
+from pipeline.landcover import table_by_code
+from pipeline.stages.common import chunks_2d, provenance
 
 log = logging.getLogger("shuibao.factors")
 
 
 # ----------------------------------------------------------------------------- R
-def _open_rain(rain_path: str | Path) -> xr.DataArray:
-    path = Path(rain_path)
-    if not path.exists():
-        raise InputDataError(f"rainfall file not found: {path}")
-    ds = xr.open_dataset(path, decode_coords="all")
-    if "precipitation" not in ds:
-        raise InputDataError(f"{path}: expected a variable 'precipitation' (mm/day)")
-    rain = ds["precipitation"]
-    if rain.rio.crs is None and "spatial_ref" in ds.variables:
-        attrs = ds["spatial_ref"].attrs
-        wkt = attrs.get("crs_wkt") or attrs.get("spatial_ref")
-        if wkt:
-            rain = rain.rio.write_crs(wkt)
-    if rain.rio.crs is None:
-        raise InputDataError(f"{path}: the rainfall grid has no CRS (write it with rioxarray)")
-    rain.attrs.setdefault("units", "mm d-1")
-    return rain
+_open_rain = layout.read_rain
 
 
 def _to_grid(coarse: xr.DataArray, template: xr.DataArray, *, name: str, units: str):
@@ -100,21 +85,11 @@ def make_r(
             years_in_record.min(),
             years_in_record.max(),
         )
-    rain_year = rain.sel(time=rain["time"].dt.year == int(year))
-    method = rainfall.get("method", "zhang_wenbo")
-    threshold = float(rainfall.get("threshold_mm", 12.0))
-    if method == "zhang_wenbo":
-        alpha, beta = rf.zhang_wenbo_coefficients(rain, threshold_mm=threshold)
-        r_half = rf.erosivity_halfmonth_zhang_wenbo(
-            rain_year, alpha=alpha, beta=beta, threshold_mm=threshold
-        )
-        r_coarse = rf.annual_erosivity(r_half)
-    else:
-        annual = rain_year.sum("time")
-        r_coarse = rf.erosivity_renard_freimund(annual)
-        # No intra-annual model: shares follow half-month rainfall totals.
-        period = xr.DataArray(rf.halfmonth_index(rain_year["time"]), dims="time")
-        r_half = rain_year.groupby(period.rename("period")).sum("time")
+    rainfall = with_defaults("rainfall", rainfall)
+    method = rainfall["method"]
+    r_coarse, r_half = rf.erosivity_for_year(
+        rain, year=int(year), method=method, threshold_mm=float(rainfall["threshold_mm"])
+    )
     shares = rf.halfmonth_share(r_half)
     template = open_raster(dem_path, chunks=chunks_2d(compute))
     r_grid = _to_grid(
@@ -122,12 +97,7 @@ def make_r(
     )
     tags = provenance("factor_r", rainfall=rainfall, method=method, year=int(year))
     write_cog(r_grid, out_r, tags=tags)
-    mean_share = r_half.sum([d for d in r_half.dims if d != "period"])
-    mean_share = (
-        mean_share / float(mean_share.sum())
-        if float(mean_share.sum()) > 0
-        else mean_share * 0 + 1 / 24
-    )
+    mean_share = rf.district_halfmonth_share(r_half)
     write_csv(
         pd.DataFrame(
             {
@@ -140,10 +110,7 @@ def make_r(
     ds = xr.Dataset({"r_halfmonth": r_half.astype("float32"), "r_share": shares.astype("float32")})
     ds["r_halfmonth"].attrs["units"] = "MJ mm ha-1 h-1"
     ds["r_share"].attrs["units"] = "1"
-    from pipeline.io import atomic_path
-
-    with atomic_path(out_halfmonth) as tmp:
-        ds.to_netcdf(tmp)
+    layout.write_netcdf(ds, out_halfmonth)
     log.info("R %s: mean %.0f MJ mm ha-1 h-1 a-1 on the grid", year, float(r_grid.mean()))
 
 
@@ -152,20 +119,10 @@ def make_k(*, soil_path, out_k, soil: Mapping, compute: Mapping | None = None) -
     """K (t·ha·h·ha⁻¹·MJ⁻¹·mm⁻¹) from sand/silt/clay/organic carbon (EPIC, SI)."""
     from pipeline.factors import soil as sf
 
-    texture = open_raster(soil_path, chunks={"band": -1, **chunks_2d(compute)})
-    bands = [str(b) for b in texture["band"].values]
-    need = ["sand_pct", "silt_pct", "clay_pct", "organic_carbon_pct"]
-    missing = [b for b in need if b not in bands]
-    if missing:
-        raise InputDataError(f"{soil_path}: missing soil band(s) {missing}; bands are {bands}")
-    k = sf.k_epic(
-        sand_pct=texture.sel(band="sand_pct", drop=True),
-        silt_pct=texture.sel(band="silt_pct", drop=True),
-        clay_pct=texture.sel(band="clay_pct", drop=True),
-        organic_carbon_pct=texture.sel(band="organic_carbon_pct", drop=True),
-        units="si",
-    )
-    k = k.rio.write_crs(texture.rio.crs).rio.write_transform(texture.rio.transform())
+    texture = layout.read_soil(soil_path, chunks={"band": -1, **chunks_2d(compute)})
+    k = sf.k_epic(**texture, units="si")
+    ref = texture["sand_pct"]
+    k = k.rio.write_crs(ref.rio.crs).rio.write_transform(ref.rio.transform())
     write_cog(k.rename("K"), out_k, tags=provenance("factor_k", soil=soil, method="epic"))
 
 
@@ -176,14 +133,15 @@ def make_terrain(
     """Slope (°), L, S and LS (dimensionless) from the DEM."""
     from pipeline.factors import terrain as tf
 
+    terrain = with_defaults("terrain", terrain)
     dem = open_raster(dem_path, chunks=chunks_2d(compute))
     ds = tf.terrain_factors(
         dem,
-        routing=terrain.get("routing", "d8"),
-        m_method=terrain.get("m_method", "china"),
-        s_method=terrain.get("s_method", "china"),
-        max_slope_length_m=float(terrain.get("max_slope_length_m", 300.0)),
-        channel_threshold_m2=terrain.get("channel_threshold_m2"),
+        routing=terrain["routing"],
+        m_method=terrain["m_method"],
+        s_method=terrain["s_method"],
+        max_slope_length_m=float(terrain["max_slope_length_m"]),
+        channel_threshold_m2=terrain["channel_threshold_m2"],
     )
     if dem.size <= 200_000_000:  # ≤ 3.2 GB of results: compute once for the four files
         ds = ds.persist()
@@ -201,67 +159,35 @@ def make_terrain(
 
 # ----------------------------------------------------------------------------- C
 def _ndvi_periods(ndvi_path, compute) -> xr.DataArray:
-    ndvi = open_raster(ndvi_path, chunks={"band": -1, **chunks_2d(compute)})
-    if "band" not in ndvi.dims or ndvi.sizes["band"] != 24:
-        raise InputDataError(
-            f"{ndvi_path}: expected 24 half-month NDVI bands, got {dict(ndvi.sizes)}"
-        )
-    ndvi = ndvi.rename(band="period").assign_coords(period=np.arange(1, 25))
-    ndvi.attrs["units"] = "1"
-    return ndvi
+    return layout.read_ndvi(ndvi_path, chunks={"band": -1, **chunks_2d(compute)})
 
 
-def _shares(shares_path) -> xr.DataArray:
-    df = pd.read_csv(shares_path, encoding="utf-8-sig")
-    return xr.DataArray(
-        df["r_share"].to_numpy(float), dims="period", coords={"period": df["period"].to_numpy(int)}
-    )
+_shares = layout.read_r_shares
 
 
-ENDMEMBER_SAMPLE_PIXELS = 2_000_000
-
-
-def endmember_sample(ndvi: xr.DataArray, *, max_pixels: int = ENDMEMBER_SAMPLE_PIXELS):
-    """A systematic (strided) sample of ≤ ``max_pixels`` pixels per period, in memory.
-
-    The NDVI percentiles of the pixel dichotomy are global statistics; reading the
-    whole cube once and taking a regular grid sample keeps memory bounded for any
-    grid size. With ≥ 10⁶ pixels per period the 5/95 % percentiles of the sample
-    differ from those of the full scene by far less than 0.01 NDVI; below
-    ``max_pixels`` the sample is the whole scene (exact).
-    """
-    n = ndvi.sizes["y"] * ndvi.sizes["x"]
-    stride = max(1, int(np.ceil(np.sqrt(n / max_pixels))))
-    return ndvi.isel(y=slice(None, None, stride), x=slice(None, None, stride)).compute()
+# The recipe lives in the science layer (pipeline.factors.cover); kept here under the
+# names the stage has always exported.
+from pipeline.factors.cover import ENDMEMBER_SAMPLE_PIXELS, endmember_sample  # noqa: E402,F401
 
 
 def cover_factor(
     *, ndvi: xr.DataArray, lc: xr.DataArray, shares: xr.DataArray, cover: Mapping, what: str = "C"
 ) -> xr.DataArray:
-    """Annual C (or CSLE B): R-weighted mean of half-month values, table overrides."""
+    """Annual C (or CSLE B) for the ``cover`` config section: see
+    :func:`pipeline.factors.cover.cover_from_ndvi_periods`."""
     from pipeline.factors import cover as cf
 
-    method = cover.get("method", "cai2000")
-    table = table_by_code(cover.get("table", {}), key="cover.table")
-    if method == "table":
-        out = cf.c_from_table(lc, table)
-    else:
-        if method == "cai2000":
-            lo, hi = cover.get("endmember_percentiles", [5.0, 95.0])
-            ndvi_soil, ndvi_veg = cf.ndvi_endmembers(
-                endmember_sample(ndvi), percentiles=(float(lo), float(hi))
-            )
-            fvc = cf.fvc_pixel_dichotomy(ndvi, ndvi_soil=ndvi_soil, ndvi_veg=ndvi_veg)
-            per_period = cf.c_cai2000(fvc)
-        else:
-            per_period = cf.c_van_der_knijff(ndvi)
-        out = cf.r_weighted_mean(per_period, weights=shares)
-        for code, value in table.items():
-            out = out.where(lc != code, value)
-    out = out.where(np.isfinite(lc) & (lc != landcover.NODATA))
-    out.name = what
-    out.attrs["units"] = "1"
-    return out
+    cover = with_defaults("cover", cover)
+    return cf.cover_from_ndvi_periods(
+        ndvi=ndvi,
+        landcover=lc,
+        r_shares=shares,
+        method=cover["method"],
+        endmember_percentiles=tuple(cover["endmember_percentiles"]),
+        table=table_by_code(cover["table"], key="cover.table"),
+        nodata_code=landcover.NODATA,
+        name=what,
+    )
 
 
 def make_c(
@@ -275,7 +201,8 @@ def make_c(
     compute: Mapping | None = None,
 ) -> None:
     # cover.method table needs no NDVI (the rule then passes no NDVI file)
-    ndvi = None if cover.get("method") == "table" else _ndvi_periods(ndvi_path, compute)
+    method = with_defaults("cover", cover)["method"]
+    ndvi = None if method == "table" else _ndvi_periods(ndvi_path, compute)
     lc = open_raster(landcover_path, chunks=chunks_2d(compute))
     out = cover_factor(ndvi=ndvi, lc=lc, shares=_shares(shares_path), cover=cover, what=what)
     out = out.rio.write_crs(lc.rio.crs).rio.write_transform(lc.rio.transform())
@@ -287,7 +214,8 @@ def make_p(*, landcover_path, out_p, support: Mapping, compute: Mapping | None =
     from pipeline.factors import support as sp
 
     lc = open_raster(landcover_path, chunks=chunks_2d(compute))
-    p = sp.p_from_table(lc, table_by_code(support.get("table", {}), key="support.table"))
+    table = with_defaults("support", support)["table"]
+    p = sp.p_from_table(lc, table_by_code(table, key="support.table"))
     p = p.rio.write_crs(lc.rio.crs).rio.write_transform(lc.rio.transform())
     write_cog(p.rename("P").astype("float32"), out_p, tags=provenance("factor_p", support=support))
 
@@ -295,18 +223,28 @@ def make_p(*, landcover_path, out_p, support: Mapping, compute: Mapping | None =
 def make_e_t(
     *, landcover_path, out_e, out_t, csle: Mapping, compute: Mapping | None = None
 ) -> None:
-    """CSLE E (engineering measures) and T (tillage) from land-cover tables."""
+    """CSLE E (engineering measures) and T (tillage) from land-cover tables.
+
+    As configs/schema.yaml says: a land-cover class not in ``engineering_table``
+    gets E = 1, a cropland class not in ``tillage_table`` gets T = 1 (both tables
+    may be empty, their default).
+    """
     from pipeline.factors import csle as cs
 
     lc = open_raster(landcover_path, chunks=chunks_2d(compute))
-    e = cs.e_from_table(
-        lc, table_by_code(csle.get("engineering_table", {}), key="csle.engineering_table")
-    )
-    t = cs.t_from_table(
-        lc,
-        table_by_code(csle.get("tillage_table", {}), key="csle.tillage_table"),
-        cropland_codes=landcover.CROPLAND_CODES,
-    )
+    tables = with_defaults("csle", csle)
+    e_table = table_by_code(tables["engineering_table"], key="csle.engineering_table")
+    t_table = table_by_code(tables["tillage_table"], key="csle.tillage_table")
+    if e_table:  # classes outside the table are "no measure" (code 0 → E = 1)
+        measures = lc.where(lc.isin(list(e_table)) | lc.isnull(), 0)
+        e = cs.e_from_table(measures, e_table, no_measure_code=0, nodata=landcover.NODATA)
+    else:
+        e = xr.ones_like(lc, dtype="float64")
+    t_codes = [c for c in landcover.CROPLAND_CODES if c in t_table]
+    if t_codes:  # only the listed cropland classes are joined; the rest get T = 1
+        t = cs.t_from_table(lc, t_table, cropland_codes=t_codes)
+    else:
+        t = xr.ones_like(lc, dtype="float64")
     tags = provenance("factor_e_t", csle=csle)
     for da, path, nm in ((e, out_e, "E"), (t, out_t, "T")):
         da = da.where(np.isfinite(lc) & (lc != landcover.NODATA))

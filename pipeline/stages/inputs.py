@@ -15,26 +15,21 @@ NDVI) stops the run before any job, naming the key.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pipeline.errors import ConfigError, InputDataError
+from pipeline.layout import INPUT_NAMES, OPTIONAL_INPUTS
+from pipeline.sources import registry
 
 log = logging.getLogger("shuibao.inputs")
 
-#: Inputs whose source can be chosen one by one (``source.inputs``).
-INPUT_NAMES = ("dem", "landcover", "ndvi", "rain", "soil", "zones", "survey")
-#: What each source can write (kept here so parsing a config imports no client library).
-PROVIDES = {
-    "demo": frozenset(INPUT_NAMES),
-    "local": frozenset(INPUT_NAMES),
-    "stac": frozenset({"dem", "landcover", "ndvi"}),
-    "earthengine": frozenset({"dem", "landcover", "ndvi", "rain", "soil"}),
-}
+#: What each source can write (the registry holds module names, so parsing a config
+#: imports no client library).
+PROVIDES = registry.provides()
 #: Optional inputs: a district may have none (then ``cover.method: table`` /
 #: ``ml.enabled: false``); the others are required.
-OPTIONAL = ("ndvi", "survey")
+OPTIONAL = OPTIONAL_INPUTS
 
 
 def resolve_inputs(source: Mapping) -> dict[str, str]:
@@ -139,75 +134,6 @@ def check_source_config(config: Mapping) -> dict[str, bool]:
     return have
 
 
-# ----------------------------------------------------------------- demo inputs
-def _demo_inputs(out_dir: Path, source: Mapping, years: Sequence[int], names) -> None:
-    """Inputs taken from the synthetic demo district, resampled onto the analysis grid.
-
-    The demo district is generated in ``out_dir/.demo`` with ``source.demo``
-    (centre, size, seed …), which must cover the AOI's grid.
-    """
-    import geopandas as gpd
-
-    from pipeline.sources import local
-    from pipeline.sources.demo import generate_demo
-
-    grid = local.read_grid_json(out_dir / "grid.json")
-    scratch = out_dir / ".demo"
-    params = dict(source.get("demo") or {})
-    log.info("inputs %s from the synthetic demo district (%s)", sorted(names), params)
-    generate_demo(scratch, years=tuple(years), progress=False, **params)
-    demo_grid = local.read_grid_json(scratch / "grid.json")
-    from pyproj import Transformer
-
-    w, s, e, n = Transformer.from_crs(grid.crs, demo_grid.crs, always_xy=True).transform_bounds(
-        *grid.bounds, densify_pts=21
-    )
-    dw, ds, de, dn = demo_grid.bounds
-    if w < dw or s < ds or e > de or n > dn:
-        raise ConfigError(
-            "config key 'source.demo': the demo district does not cover the AOI's grid; set "
-            "source.demo.center_lon/center_lat/size_km around the AOI"
-        )
-    tags = {"source": "demo (synthetic)"}
-    if "dem" in names:
-        dem = local.reproject_to_grid(scratch / "dem.tif", grid, kind="continuous")
-        local.write_dem(dem, out_dir / "dem.tif", grid=grid, tags=tags)
-    for year in years:
-        if "landcover" in names:
-            lc = local.reproject_to_grid(
-                scratch / f"landcover_{year}.tif", grid, kind="categorical"
-            )
-            local.write_landcover(lc, out_dir / f"landcover_{year}.tif", grid=grid, tags=tags)
-        if "ndvi" in names:
-            local.write_local_ndvi(
-                scratch / f"ndvi_{year}.tif", grid, out_dir / f"ndvi_{year}.tif", scale=1e-4
-            )
-    if "soil" in names:
-        soil = local.reproject_to_grid(scratch / "soil.tif", grid, kind="continuous")
-        soil = soil.assign_coords(band=list(local.SOIL_BANDS))
-        local.write_soil(soil, out_dir / "soil.tif", grid=grid, tags=tags)
-    if "rain" in names:  # already on its own coarse lon/lat lattice
-        shutil.copyfile(scratch / "rain_daily.nc", out_dir / "rain_daily.nc")
-    aoi = gpd.read_file(out_dir / "aoi.gpkg", layer="aoi")
-    if "zones" in names:
-        for layer in ("townships", "watersheds"):
-            zones = gpd.read_file(scratch / f"{layer}.gpkg").to_crs(grid.crs)
-            zones = gpd.clip(zones, aoi).explode(index_parts=False).dissolve("zone_id")
-            zones = zones.reset_index()[["zone_id", "name", "name_en", "geometry"]]
-            if zones.empty:
-                local.write_aoi_as_zone(out_dir / "aoi.gpkg", out_dir / f"{layer}.gpkg", grid=grid)
-            else:
-                local.write_zones(zones, out_dir / f"{layer}.gpkg")
-    if "survey" in names:
-        for year in years:
-            pts = gpd.read_file(scratch / f"survey_{year}.gpkg").to_crs(grid.crs)
-            pts = pts[pts.within(aoi.geometry.union_all())]
-            local.write_survey(
-                pts[["survey_id", "year", "intensity_class", "geometry"]].reset_index(drop=True),
-                out_dir / f"survey_{year}.gpkg",
-            )
-
-
 # ------------------------------------------------------------------------ stage
 def prepare_inputs(
     *,
@@ -251,22 +177,7 @@ def prepare_inputs(
             by_source.setdefault(src, []).append(name)
     for src, names in by_source.items():
         log.info("inputs %s from source %r", names, src)
-        if src == "demo":
-            _demo_inputs(out_dir, source, years, names)
-        elif src == "local":
-            from pipeline.sources import local
-
-            local.prepare_inputs(out_dir, source, years=years, only=names)
-        elif src == "stac":
-            from pipeline.sources import stac
-
-            stac.prepare_inputs(out_dir, source, years=years, only=names)
-        elif src == "earthengine":
-            from pipeline.sources import earthengine
-
-            earthengine.prepare_inputs(out_dir, source, years=years, only=names)
-        else:  # resolve_inputs forbids this
-            raise ConfigError(f"config key 'source.kind': unknown source {src!r}")
+        registry.get(src).load().prepare_inputs(out_dir, source, years=years, only=names)
     missing = [str(p) for p in expected if not Path(p).exists()]
     if missing:
         raise InputDataError(f"source {kind!r} did not write the expected input file(s): {missing}")

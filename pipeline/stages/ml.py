@@ -19,7 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from pipeline import classify, landcover
+from pipeline import classify, landcover, layout
 from pipeline.errors import InputDataError
 from pipeline.io import open_raster, write_cog, write_csv, write_text
 from pipeline.stages.common import aoi_mask, chunks_2d, provenance
@@ -28,21 +28,15 @@ from pipeline.stages.soil_loss import read_aoi
 log = logging.getLogger("shuibao.ml")
 
 CLASS_CODES = tuple(classify.CLASSES)
-FACTOR_KEYS = ("R", "K", "LS", "C", "P", "L", "S", "B", "E", "T")
+FACTOR_KEYS = layout.ALL_FACTORS
 
 
 def ndvi_statistics(ndvi_path, chunks) -> dict:
-    """Annual NDVI statistics (mean, min, max, amplitude) from the 24 half-month bands."""
-    ndvi = open_raster(ndvi_path, chunks={"band": -1, **chunks})
-    out = {
-        "ndvi_mean": ndvi.mean("band"),
-        "ndvi_min": ndvi.min("band"),
-        "ndvi_max": ndvi.max("band"),
-    }
-    out["ndvi_amplitude"] = out["ndvi_max"] - out["ndvi_min"]
-    for da in out.values():
-        da.attrs["units"] = "1"
-    return out
+    """Annual NDVI statistics of an ``ndvi_{year}.tif``: see
+    :func:`pipeline.ml.features.ndvi_statistics`."""
+    from pipeline.ml.features import ndvi_statistics as stats_of
+
+    return stats_of(open_raster(ndvi_path, chunks={"band": -1, **chunks}))
 
 
 def feature_layers(inputs: Mapping[str, str], chunks) -> dict:

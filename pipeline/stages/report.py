@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
-from pipeline import classify
+from pipeline import layout
 from pipeline.io import open_raster, write_text
 from pipeline.stages.common import chunks_2d
 from pipeline.stages.statistics import read_change
@@ -18,19 +18,8 @@ from pipeline.stages.statistics import read_change
 log = logging.getLogger("shuibao.report")
 
 
-def _read_json(path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def _csv(path) -> pd.DataFrame:
-    return pd.read_csv(path, encoding="utf-8-sig")
-
-
-def _breaks(classification: Mapping) -> tuple[float, ...]:
-    return tuple(
-        classification.get("breaks_t_ha_yr")
-        or classify.class_breaks(classification.get("region", "south_red_soil"))
-    )
+_read_json = layout.read_json
+_csv = layout.read_table
 
 
 def ml_sections(inputs: Mapping[str, str]) -> list[tuple[str, object]]:
@@ -50,8 +39,9 @@ def ml_sections(inputs: Mapping[str, str]) -> list[tuple[str, object]]:
                     "validation 验证方式": label,
                     "overall accuracy 总体精度": res.get("overall_accuracy"),
                     "kappa": res.get("kappa"),
-                    "folds 折数": res.get("n_splits"),
-                    "block size 分块边长 (m)": res.get("block_size_m"),
+                    # folds and block size are top-level keys of cv_metrics.json
+                    "folds 折数": res.get("n_splits", cv.get("n_splits")),
+                    "block size 分块边长 (m)": cv.get("block_size_m") if key == "spatial" else None,
                 }
             )
     sections: list[tuple[str, object]] = [
@@ -69,6 +59,91 @@ def ml_sections(inputs: Mapping[str, str]) -> list[tuple[str, object]]:
     return sections
 
 
+@dataclass
+class ReportData:
+    """What the report shows, read from the workflow's outputs (nothing is computed)."""
+
+    table: pd.DataFrame
+    summary: dict
+    zone_tables: dict[str, pd.DataFrame]
+    change: dict | None
+    breaks: tuple[float, ...]
+
+
+def read_report_data(inputs: Mapping[str, str]) -> ReportData:
+    """The statistics tables, the change between years and the class breaks of
+    ``intensity.tif`` (its tags) for one year."""
+    change = None
+    if "change_summary" in inputs:
+        matrix, change = read_change(inputs["change_matrix"], inputs["change_summary"])
+        change = {**change, "matrix": matrix}
+    return ReportData(
+        table=_csv(inputs["classes"]),
+        summary=_read_json(inputs["summary"]),
+        zone_tables={layer: _csv(inputs[f"zones_{layer}"]) for layer in layout.ZONE_LAYERS},
+        change=change,
+        breaks=layout.read_class_breaks(inputs["intensity"]),
+    )
+
+
+def _plot_figures(data: ReportData, inputs, fig: Mapping[str, str], *, title_year, lang, ch):
+    """The maps and charts of the report (one PNG each)."""
+    from pipeline.report import charts, maps
+
+    zones = gpd.read_file(inputs["townships"])
+    aoi = gpd.read_file(inputs["aoi"])
+    maps.plot_intensity_map(
+        open_raster(inputs["intensity"], chunks=ch),
+        fig["intensity"],
+        title=f"{title_year} 土壤侵蚀强度 / intensity",
+        zones=zones,
+        aoi=aoi,
+        lang=lang,
+        breaks=data.breaks,
+        zone_label_column="name",
+    )
+    maps.plot_continuous_map(
+        open_raster(inputs["soil_loss"], chunks=ch),
+        fig["soil_loss"],
+        title=f"{title_year} 土壤侵蚀模数 soil loss",
+        units="t·ha⁻¹·a⁻¹",
+        cmap="YlOrRd",
+        log=True,
+        zones=zones,
+        aoi=aoi,
+        lang=lang,
+    )
+    for key in [k for k in inputs if k.startswith("factor_")]:
+        if key in fig:
+            maps.plot_factor_map(
+                open_raster(inputs[key], chunks=ch),
+                fig[key],
+                factor=key.removeprefix("factor_"),
+                zones=zones,
+                aoi=aoi,
+                lang=lang,
+            )
+    charts.plot_class_shares(data.table, fig["class_shares"], lang=lang)
+    for layer, name in layout.ZONE_LAYERS.items():
+        charts.plot_zone_stacked_bars(data.zone_tables[layer], fig[name], layer=layer, lang=lang)
+
+
+def _html_figures(inputs: Mapping[str, str], fig: Mapping[str, str]) -> dict:
+    figures = {
+        "intensity_map": fig["intensity"],
+        "soil_loss_map": fig["soil_loss"],
+        "class_shares": fig["class_shares"],
+        "zones_township": fig["townships"],
+        "zones_watershed": fig["watersheds"],
+    }
+    if "change_chart" in inputs:
+        figures["change"] = inputs["change_chart"]
+    if "ml_map" in inputs:
+        figures["intensity_ml"] = (inputs["ml_map"], "机器学习强度分级图 ML intensity map")
+    figures.update({k: fig[k] for k in fig if k.startswith("factor_")})
+    return figures
+
+
 def make_report(
     *,
     inputs: Mapping[str, str],
@@ -81,19 +156,18 @@ def make_report(
     model: str,
     classification: Mapping,
     compute: Mapping | None = None,
+    config_hash: str | None = None,
     units: str | None = None,
     config: Mapping | None = None,
 ) -> None:
-    from pipeline.report import bulletin, charts, handover, html, maps, provenance, tables
+    """Bulletins (zh, en), bulletin tables, maps and charts, and the HTML report of ``year``.
 
-    table = _csv(inputs["classes"])
-    summary = _read_json(inputs["summary"])
-    zone_tables = {layer: _csv(inputs[f"zones_{layer}"]) for layer in ("township", "watershed")}
-    matrix = change = None
-    if "change_summary" in inputs:
-        matrix, change = read_change(inputs["change_matrix"], inputs["change_summary"])
-        change = {**change, "matrix": matrix}
-    breaks = _breaks(classification)
+    Reads the statistics outputs and the class breaks of ``intensity.tif``; computes nothing.
+    """
+    from pipeline.environment import environment_record
+    from pipeline.report import bulletin, handover, html, provenance, tables
+
+    data = read_report_data(inputs)
     names = {"zh": district_name, "en": district_name_en}
 
     def bulletin_args(lang: str) -> dict:
@@ -101,8 +175,8 @@ def make_report(
             lang=lang,
             district_name=names[lang],
             year=year,
-            change=change,
-            breaks=breaks,
+            change=data.change,
+            breaks=data.breaks,
             type_region=classification.get("region"),
         )
 
@@ -110,7 +184,7 @@ def make_report(
     extra = handover.read_extra_tables(inputs)
     app = provenance.appendix(config or {}, handover.resources_dir(inputs))
     u_table, u_summary, u_zones, u_change = handover.in_units(
-        table, summary, zone_tables, change, units
+        data.table, data.summary, data.zone_tables, data.change, units
     )
 
     def bulletin_args_u(lang: str) -> dict:
@@ -121,10 +195,10 @@ def make_report(
         write_text(handover.relabel_text(text, units, lang), outputs[f"bulletin_{lang}"])
     tables.write_tables(
         outputs["tables"],
-        district_table=table,
-        summary=summary,
-        zone_tables=zone_tables,
-        change=change,
+        district_table=data.table,
+        summary=data.summary,
+        zone_tables=data.zone_tables,
+        change=data.change,
         year=year,
         district_name=district_name,
         extra_tables=extra,
@@ -134,66 +208,8 @@ def make_report(
 
     lang = languages[0] if languages else "zh"
     fig = {Path(p).stem: p for p in figures}
-    ch = chunks_2d(compute)
-    zones = gpd.read_file(inputs["townships"])
-    aoi = gpd.read_file(inputs["aoi"])
-    intensity = open_raster(inputs["intensity"], chunks=ch)
-    title_year = f"{names[lang]} {year}"
-    maps.plot_intensity_map(
-        intensity,
-        fig["intensity"],
-        title=f"{title_year} 土壤侵蚀强度 / intensity",
-        zones=zones,
-        aoi=aoi,
-        lang=lang,
-        breaks=breaks,
-        zone_label_column="name",
-    )
-    soil_loss = open_raster(inputs["soil_loss"], chunks=ch)
-    maps.plot_continuous_map(
-        soil_loss,
-        fig["soil_loss"],
-        title=f"{title_year} 土壤侵蚀模数 soil loss",
-        units="t·ha⁻¹·a⁻¹",
-        cmap="YlOrRd",
-        log=True,
-        zones=zones,
-        aoi=aoi,
-        lang=lang,
-    )
-    for key in [k for k in inputs if k.startswith("factor_")]:
-        name = key.removeprefix("factor_")
-        if key in fig:
-            maps.plot_factor_map(
-                open_raster(inputs[key], chunks=ch),
-                fig[key],
-                factor=name,
-                zones=zones,
-                aoi=aoi,
-                lang=lang,
-            )
-    charts.plot_class_shares(table, fig["class_shares"], lang=lang)
-    charts.plot_zone_stacked_bars(
-        zone_tables["township"], fig["townships"], layer="township", lang=lang
-    )
-    charts.plot_zone_stacked_bars(
-        zone_tables["watershed"], fig["watersheds"], layer="watershed", lang=lang
-    )
-
-    html_figures = {
-        "intensity_map": fig["intensity"],
-        "soil_loss_map": fig["soil_loss"],
-        "class_shares": fig["class_shares"],
-        "zones_township": fig["townships"],
-        "zones_watershed": fig["watersheds"],
-    }
-    if "change_chart" in inputs:
-        html_figures["change"] = inputs["change_chart"]
-    if "ml_map" in inputs:
-        html_figures["intensity_ml"] = (inputs["ml_map"], "机器学习强度分级图 ML intensity map")
-    html_figures.update({k: fig[k] for k in fig if k.startswith("factor_")})
-    paragraph = handover.relabel_text(
-        bulletin.bulletin_paragraph(u_summary, u_table, **bulletin_args_u(lang)), units, lang
+    _plot_figures(
+        data, inputs, fig, title_year=f"{names[lang]} {year}", lang=lang, ch=chunks_2d(compute)
     )
     page = html.render_html_report(
         title=f"{names[lang]} {year} 年水土流失动态监测报告"
@@ -201,18 +217,22 @@ def make_report(
         else f"{names[lang]} {year} soil-erosion monitoring report",
         district_name=names[lang],
         year=year,
-        bulletin_paragraph=paragraph,
+        bulletin_paragraph=handover.relabel_text(
+            bulletin.bulletin_paragraph(u_summary, u_table, **bulletin_args_u(lang)), units, lang
+        ),
         district_table=tables.display_class_table(u_table),
         summary=u_summary,
         zone_tables=u_zones,
         change=u_change,
-        figures=html_figures,
+        figures=_html_figures(inputs, fig),
         extra_sections=ml_sections(inputs)
         + handover.html_sections(extra, units)
         + provenance.appendix_sections(app),
         banner=app["banner"],
-        footer=f"Model {model.upper()}; SL 190-2007 breaks {', '.join(f'{b:g}' for b in breaks)} "
-        "t·ha⁻¹·a⁻¹ (lower ≤ A < upper).",
+        footer=f"Model {model.upper()}; SL 190-2007 breaks "
+        f"{', '.join(f'{b:g}' for b in data.breaks)} t·ha⁻¹·a⁻¹ (lower ≤ A < upper). "
+        + (f"Config hash {config_hash}. " if config_hash else "")
+        + "Software: {software}. Platform: {platform}.".format(**environment_record()),
     )
     write_text(handover.relabel_html(page, units), outputs["html"])
     log.info("report for %s written to %s", year, outputs["html"])

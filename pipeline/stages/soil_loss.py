@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 import geopandas as gpd
 
-from pipeline import classify, landcover, raster_style
-from pipeline.errors import InputDataError
+from pipeline import classify, landcover, layout, raster_style
+from pipeline.config import with_defaults
 from pipeline.io import open_raster, write_cog
 from pipeline.stages.common import aoi_mask, chunks_2d, provenance
 
@@ -16,12 +16,17 @@ log = logging.getLogger("shuibao.soil_loss")
 
 
 def read_aoi(aoi_path, crs) -> gpd.GeoDataFrame:
-    aoi = gpd.read_file(aoi_path)
-    if aoi.empty:
-        raise InputDataError(f"{aoi_path}: the AOI layer has no polygon")
-    if aoi.crs is None:
-        raise InputDataError(f"{aoi_path}: the AOI layer has no CRS")
-    return aoi.to_crs(crs)
+    """``aoi.gpkg`` in ``crs``: :func:`pipeline.layout.read_aoi`."""
+    return layout.read_aoi(aoi_path, crs)
+
+
+def class_breaks(classification: Mapping) -> tuple[float, ...]:
+    """The five class breaks (t·ha⁻¹·a⁻¹) of the ``classification`` config section:
+    ``breaks_t_ha_yr`` when set, else those of the SL 190-2007 type ``region``. Written
+    into ``intensity.tif``'s tags; everything downstream reads them from there."""
+    classification = with_defaults("classification", classification)
+    breaks = classification.get("breaks_t_ha_yr") or classify.class_breaks(classification["region"])
+    return tuple(float(b) for b in breaks)
 
 
 def make_soil_loss(
@@ -65,15 +70,14 @@ def make_soil_loss(
     a = a.rio.write_crs(template.rio.crs).rio.write_transform(template.rio.transform())
     a.name = "soil_loss_t_ha_yr"
     a.attrs["units"] = "t ha-1 a-1"
-    region = classification.get("region", "south_red_soil")
-    breaks = classification.get("breaks_t_ha_yr") or classify.class_breaks(region)
-    intensity = classify.classify_intensity(a, breaks=tuple(breaks))
+    breaks = class_breaks(classification)
+    intensity = classify.classify_intensity(a, breaks=breaks)
     intensity = intensity.rio.write_crs(template.rio.crs).rio.write_transform(
         template.rio.transform()
     )
     tags = provenance("soil_loss", model=model, classification=classification)
     write_cog(a.astype("float32"), out_soil_loss, tags=tags)
-    tags["class_breaks_t_ha_yr"] = ",".join(f"{b:g}" for b in breaks)
+    tags[layout.INTENSITY_BREAKS_TAG] = ",".join(f"{b:.17g}" for b in breaks)
     tags["class_convention"] = "lower <= A < upper"
     # Styled for GIS users: colour table, RAT sidecar and QGIS style (pipeline.raster_style).
     colours = raster_style.class_colours(class_colours)

@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 
-import geopandas as gpd
-import pandas as pd
-
-from pipeline.errors import InputDataError
-from pipeline.io import open_raster, strict_json, write_csv, write_text
+from pipeline import layout
+from pipeline.io import open_raster, write_csv
 from pipeline.stages.common import chunks_2d
 
 log = logging.getLogger("shuibao.statistics")
 
 
-def _read_zones(path, crs) -> gpd.GeoDataFrame:
-    zones = gpd.read_file(path)
-    for col in ("zone_id", "name"):
-        if col not in zones.columns:
-            raise InputDataError(
-                f"{path}: zone layer needs a column {col!r}; has {list(zones.columns)}"
-            )
-    if zones.crs is None:
-        raise InputDataError(f"{path}: zone layer has no CRS")
-    return zones.to_crs(crs)
-
-
-def _json(obj) -> str:
-    return strict_json(obj)  # NaN → null: strictly valid JSON
+_read_zones = layout.read_zones
 
 
 def make_statistics(
@@ -52,7 +34,7 @@ def make_statistics(
     summary = stats.summarize(table)
     summary["year"] = int(year)
     write_csv(table, out_classes)
-    write_text(_json(summary), out_summary)
+    layout.write_json(summary, out_summary)
     for layer, path in zone_paths.items():
         zones = _read_zones(path, intensity.rio.crs)
         long = stats.zonal_class_areas(
@@ -93,15 +75,11 @@ def make_change(
     matrix = stats.change_matrix(a, b, area)
     summary = stats.change_summary(matrix, year0=int(year0), year1=int(year1))
     write_csv(matrix.reset_index(), out_matrix)
-    write_text(_json({k: v for k, v in summary.items() if k != "matrix"}), out_summary)
+    layout.write_json({k: v for k, v in summary.items() if k != "matrix"}, out_summary)
     if out_chart:
         from pipeline.report.charts import plot_change
 
         plot_change(summary, out_chart, year0=year0, year1=year1, matrix=matrix, lang="zh")
 
 
-def read_change(matrix_path, summary_path):
-    matrix = pd.read_csv(matrix_path, encoding="utf-8-sig").set_index("from_class")
-    matrix.columns = [int(c) for c in matrix.columns]
-    summary = json.loads(Path(summary_path).read_text(encoding="utf-8"))
-    return matrix, summary
+read_change = layout.read_change
