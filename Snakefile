@@ -28,6 +28,7 @@ include: "pipeline/rules/ml.smk"
 include: "pipeline/rules/disturbance.smk"
 include: "pipeline/rules/report.smk"
 include: "pipeline/rules/sediment.smk"
+include: "pipeline/rules/deliverables.smk"
 
 
 rule all:

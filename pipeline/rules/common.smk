@@ -40,6 +40,7 @@ def all_targets():
     targets += [P("change_summary", aoi=AOI, y0=y0, y1=y1) for y0, y1 in change_pairs()]
     if config["sediment"]["enabled"]:
         targets += expand(os.path.join(OUT, "{year}", "sediment", "gauge_comparison.csv"), aoi=AOI, year=YEARS)
+    targets += deliverable_targets()  # pipeline/rules/deliverables.smk
     return targets
 
 
@@ -104,6 +105,7 @@ def report_inputs(wildcards):
         d["sediment_csv"] = os.path.join(sed_dir, "gauge_comparison.csv")
         d["sediment_json"] = os.path.join(sed_dir, "gauge_comparison.json")
         d["sediment_chart"] = os.path.join(sed_dir, "gauge_comparison.png")
+    d.update(report_extra_inputs(wildcards))  # pipeline/rules/deliverables.smk
     if ML_ENABLED:
         d["intensity_ml"] = P("intensity_ml", **w)
         for key in ("ml_cv", "ml_areas", "ml_agreement", "ml_map"):

@@ -22,6 +22,8 @@ rule report:
         languages=config["report"]["languages"],
         model=MODEL,
         classification=config["classification"],
+        units=config["report"]["units"],
+        config=config,
     log:
         os.path.join(LOGS, "{year}", "report.log"),
     benchmark:

@@ -5,7 +5,7 @@ rule statistics:
     input:
         intensity=P("intensity"),
         townships=P("townships"),
-        watersheds=P("watersheds"),
+        watersheds=lambda wildcards: watershed_layer(wildcards),  # deliverables_inputs.smk
     output:
         classes=P("class_areas"),
         summary=P("summary"),

@@ -121,12 +121,16 @@ WORLDCOVER_NODATA = 0
 
 
 # --------------------------------------------------------------------------- grid
-def _read_vector(path, *, layer=None, what="vector file") -> gpd.GeoDataFrame:
+def _read_vector(path, *, layer=None, what="vector file", encoding=None) -> gpd.GeoDataFrame:
+    from pipeline.vector_io import vector_encoding
+
     path = Path(path)
     if not path.exists():
         raise InputDataError(f"{what} not found: {path}")
+    # shapefile text: config `encoding`, else .cpg, else UTF-8 / GB18030 detected (or stop)
+    enc = vector_encoding(path, encoding)
     try:
-        gdf = gpd.read_file(path, layer=layer)
+        gdf = gpd.read_file(path, layer=layer, **({"encoding": enc} if enc else {}))
     except Exception as exc:  # pyogrio raises several types
         raise InputDataError(f"cannot read {what} {path} (layer {layer!r}): {exc}") from exc
     if gdf.crs is None:
@@ -535,6 +539,30 @@ def write_local_landcover(
     return write_landcover(lc, out_path, grid=grid, tags={"source": f"local:{Path(src_path).name}"})
 
 
+def _is_vector(path) -> bool:
+    from pipeline.landuse_polygons import VECTOR_SUFFIXES
+
+    return bool(path) and Path(str(path)).suffix.lower() in VECTOR_SUFFIXES
+
+
+def write_landuse_polygons(src_path, grid: AnalysisGrid, out_path, lc_cfg: Mapping) -> Path:
+    """Write ``landcover_{year}.tif`` from 三调-style land-use polygons (pipeline.landuse_polygons)."""
+    from pipeline.landuse_polygons import rasterize_landuse
+
+    gdf = _read_vector(
+        src_path, layer=lc_cfg.get("layer"), what="land-use layer", encoding=lc_cfg.get("encoding")
+    )
+    codes = rasterize_landuse(
+        gdf,
+        grid,
+        code_col=lc_cfg.get("code_col") or "DLBM",
+        recode=lc_cfg.get("recode"),
+        source=f"land-use layer {src_path}",
+    )
+    da = grid.dataarray(codes, name="landcover", units="class", nodata=landcover.NODATA)
+    return write_landcover(da, out_path, grid=grid, tags={"source": f"local:{Path(src_path).name}"})
+
+
 def write_local_ndvi(
     src, grid: AnalysisGrid, out_path, *, scale: float = 1.0, offset: float = 0.0, nodata=None
 ) -> Path:
@@ -775,6 +803,7 @@ def read_zones(
     name_col: str,
     name_en_col: str | None = None,
     grid: AnalysisGrid,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Zone polygons (townships or small watersheds) in the grid CRS.
 
@@ -782,7 +811,7 @@ def read_zones(
     Chinese name when ``name_en_col`` is not given). Errors name the file and
     column: missing columns, no CRS, duplicate IDs, non-polygon geometries.
     """
-    gdf = _read_vector(path, layer=layer, what="zone layer")
+    gdf = _read_vector(path, layer=layer, what="zone layer", encoding=encoding)
     _require_columns(gdf, path, [id_col, name_col, name_en_col], "zone layer")
     types = set(gdf.geom_type.dropna())
     if not types <= {"Polygon", "MultiPolygon"}:
@@ -1048,6 +1077,7 @@ def _write_zones_from_config(zone_cfg, grid, out_path, aoi_path) -> Path:
         name_col=zone_cfg.get("name_col"),
         name_en_col=zone_cfg.get("name_en_col"),
         grid=grid,
+        encoding=zone_cfg.get("encoding"),
     )
     return write_zones(zones, out_path)
 
@@ -1128,21 +1158,30 @@ def prepare_inputs(
         )
     if "landcover" in names:
         lc = _section(local_cfg, "landcover")
-        if not lc.get("recode"):
+        if _is_vector(lc.get("path")):  # 三调-style land-use polygons (DLBM codes)
+            for year in years:
+                src = resolve_path(lc["path"], year=year, key="source.local.landcover.path")
+                written[f"landcover_{year}"] = write_landuse_polygons(
+                    src, grid, out_dir / f"landcover_{year}.tif", lc
+                )
+        elif not lc.get("recode"):
             raise ConfigError(
                 "config key 'source.local.landcover.recode' is not set: map every class code "
                 "of the file to a Shuibao land-cover key (forest, paddy, …)"
             )
-        for year in years:
-            written[f"landcover_{year}"] = write_local_landcover(
-                resolve_path(lc.get("path") or "", year=year, key="source.local.landcover.path"),
-                grid,
-                out_dir / f"landcover_{year}.tif",
-                recode=lc["recode"],
-                band=lc.get("band"),
-                nodata=lc.get("nodata"),
-                fill_mask=inside,
-            )
+        else:
+            for year in years:
+                written[f"landcover_{year}"] = write_local_landcover(
+                    resolve_path(
+                        lc.get("path") or "", year=year, key="source.local.landcover.path"
+                    ),
+                    grid,
+                    out_dir / f"landcover_{year}.tif",
+                    recode=lc["recode"],
+                    band=lc.get("band"),
+                    nodata=lc.get("nodata"),
+                    fill_mask=inside,
+                )
     if "ndvi" in names and local_cfg.get("ndvi"):
         ndvi = local_cfg["ndvi"]
         for year in years:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import geopandas as gpd
 
-from pipeline import classify, landcover, layout
+from pipeline import classify, landcover, layout, raster_style
 from pipeline.config import with_defaults
 from pipeline.io import open_raster, write_cog
 from pipeline.stages.common import aoi_mask, chunks_2d, provenance
@@ -39,6 +39,7 @@ def make_soil_loss(
     model: str,
     classification: Mapping,
     compute: Mapping | None = None,
+    class_colours: Mapping | None = None,
 ) -> None:
     """A = R·K·LS·C·P (rusle) or R·K·L·S·B·E·T (csle), masked to the AOI, and its classes."""
     from pipeline.factors import soil_loss as sl
@@ -78,5 +79,15 @@ def make_soil_loss(
     write_cog(a.astype("float32"), out_soil_loss, tags=tags)
     tags[layout.INTENSITY_BREAKS_TAG] = ",".join(f"{b:.17g}" for b in breaks)
     tags["class_convention"] = "lower <= A < upper"
-    write_cog(intensity, out_intensity, dtype="uint8", nodata=classify.NODATA, tags=tags)
+    # Styled for GIS users: colour table, RAT sidecar and QGIS style (pipeline.raster_style).
+    colours = raster_style.class_colours(class_colours)
+    write_cog(
+        intensity,
+        out_intensity,
+        dtype="uint8",
+        nodata=classify.NODATA,
+        tags=tags,
+        colormap=raster_style.gdal_colormap(colours, nodata=classify.NODATA),
+    )
+    raster_style.write_intensity_sidecars(out_intensity, colours=colours, breaks=breaks)
     log.info("soil loss written; breaks %s", breaks)
