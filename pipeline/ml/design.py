@@ -203,6 +203,14 @@ def stehman_estimates(
     missing = [h for h in labels if h not in sizes]
     if missing:
         raise InputDataError(f"stratum_sizes has no N_h for stratum/strata {missing}")
+    unsampled = [h for h in sizes if h not in labels and float(sizes[h]) > 0]
+    if unsampled:
+        warnings.warn(
+            f"stratum/strata {unsampled} have no sample unit: their area is left out of the "
+            "estimates (the population is the sampled strata only)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     h_index = np.array([labels.index(v) for v in s.tolist()], dtype="int64")
     big_n_h = np.array([float(sizes[h]) for h in labels])
     n_h = np.bincount(h_index, minlength=len(labels)).astype("float64")

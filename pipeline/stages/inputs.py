@@ -202,8 +202,10 @@ def _demo_inputs(out_dir: Path, source: Mapping, years: Sequence[int], names) ->
         for year in years:
             pts = gpd.read_file(scratch / f"survey_{year}.gpkg").to_crs(grid.crs)
             pts = pts[pts.within(aoi.geometry.union_all())]
+            keep = ["survey_id", "year", "intensity_class"]
+            keep += [c for c in ("stratum", "inclusion_probability") if c in pts.columns]
             local.write_survey(
-                pts[["survey_id", "year", "intensity_class", "geometry"]].reset_index(drop=True),
+                pts[[*keep, "geometry"]].reset_index(drop=True),
                 out_dir / f"survey_{year}.gpkg",
             )
 
