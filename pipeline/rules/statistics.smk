@@ -3,7 +3,10 @@
 
 rule statistics:
     input:
+        unpack(soil_loss_factors),  # only read to name a missing factor
         intensity=os.path.join(OUT, "{year}", "intensity.tif"),
+        soil_loss=os.path.join(OUT, "{year}", "soil_loss.tif"),
+        aoi=os.path.join(RES, "aoi.gpkg"),
         townships=os.path.join(RES, "townships.gpkg"),
         watersheds=os.path.join(RES, "watersheds.gpkg"),
     output:
@@ -11,6 +14,9 @@ rule statistics:
         summary=os.path.join(OUT, "{year}", "tables", "summary.json"),
         townships=os.path.join(OUT, "{year}", "tables", "zones_township.csv"),
         watersheds=os.path.join(OUT, "{year}", "tables", "zones_watershed.csv"),
+    params:
+        statistics=config["statistics"],
+        classification=config["classification"],
     log:
         os.path.join(LOGS, "{year}", "statistics.log"),
     benchmark:

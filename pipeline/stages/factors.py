@@ -103,26 +103,47 @@ def make_r(
     rain_year = rain.sel(time=rain["time"].dt.year == int(year))
     method = rainfall.get("method", "zhang_wenbo")
     threshold = float(rainfall.get("threshold_mm", 12.0))
+    mode = rainfall.get("mode", "reference_mean")
+    extra_tags = {}
     if method == "zhang_wenbo":
-        alpha, beta = rf.zhang_wenbo_coefficients(rain, threshold_mm=threshold)
-        r_half = rf.erosivity_halfmonth_zhang_wenbo(
-            rain_year, alpha=alpha, beta=beta, threshold_mm=threshold
+        from pipeline.factors.rainfall_reference import reference_erosivity
+
+        period = rainfall.get("reference_period")
+        ref = reference_erosivity(
+            rain,
+            year=int(year),
+            mode=mode,
+            reference_period=tuple(period) if period else None,
+            threshold_mm=threshold,
         )
-        r_coarse = rf.annual_erosivity(r_half)
+        if ref["period_defaulted"]:
+            log.warning(
+                "rainfall.reference_period is not set: R uses all complete years %s–%s; "
+                "extending the rain record will change past years' results (set the period)",
+                *ref["period"],
+            )
+        r_half, r_coarse = ref["r_halfmonth"], ref["r_factor"]
+        extra_tags = {
+            "r_mode": mode,
+            "r_reference_period": "{}-{}".format(*ref["period"]),
+            "r_reference_period_defaulted": str(ref["period_defaulted"]),
+        }
     else:
         annual = rain_year.sum("time")
         r_coarse = rf.erosivity_renard_freimund(annual)
         # No intra-annual model: shares follow half-month rainfall totals.
         period = xr.DataArray(rf.halfmonth_index(rain_year["time"]), dims="time")
         r_half = rain_year.groupby(period.rename("period")).sum("time")
-    shares = rf.halfmonth_share(r_half)
+    shares = ref["r_share"] if method == "zhang_wenbo" else rf.halfmonth_share(r_half)
     template = open_raster(dem_path, chunks=chunks_2d(compute))
     r_grid = _to_grid(
         r_coarse.rio.write_crs(rain.rio.crs), template, name="R", units="MJ mm ha-1 h-1 a-1"
     )
     tags = provenance("factor_r", rainfall=rainfall, method=method, year=int(year))
+    tags.update(extra_tags)
     write_cog(r_grid, out_r, tags=tags)
-    mean_share = r_half.sum([d for d in r_half.dims if d != "period"])
+    share_source = ref["r_share"] if method == "zhang_wenbo" else r_half
+    mean_share = share_source.sum([d for d in share_source.dims if d != "period"])
     mean_share = (
         mean_share / float(mean_share.sum())
         if float(mean_share.sum()) > 0
