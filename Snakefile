@@ -18,6 +18,7 @@ config.update(validate_config(config))
 
 include: "pipeline/rules/common.smk"
 include: "pipeline/rules/inputs.smk"
+include: "pipeline/rules/endmembers.smk"
 include: "pipeline/rules/factors.smk"
 include: "pipeline/rules/soil_loss.smk"
 include: "pipeline/rules/statistics.smk"

@@ -65,6 +65,8 @@ rule factor_cover:
         ndvi=[] if config["cover"]["method"] == "table" else os.path.join(RES, "ndvi_{year}.tif"),
         landcover=os.path.join(RES, "landcover_{year}.tif"),
         shares=os.path.join(OUT, "{year}", "factors", "R_halfmonth_share.csv"),
+        # one pair of NDVI end-members for the whole assessment (rules/endmembers.smk)
+        endmembers=[] if config["cover"]["method"] != "cai2000" else FVC_ENDMEMBERS,
     output:
         cover=os.path.join(OUT, "{year}", "factors", "C.tif" if MODEL == "rusle" else "B.tif"),
     params:

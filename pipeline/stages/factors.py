@@ -257,9 +257,19 @@ def endmember_sample(ndvi: xr.DataArray, *, max_pixels: int = ENDMEMBER_SAMPLE_P
 
 
 def cover_factor(
-    *, ndvi: xr.DataArray, lc: xr.DataArray, shares: xr.DataArray, cover: Mapping, what: str = "C"
+    *,
+    ndvi: xr.DataArray,
+    lc: xr.DataArray,
+    shares: xr.DataArray,
+    cover: Mapping,
+    what: str = "C",
+    endmembers: Mapping | None = None,
 ) -> xr.DataArray:
-    """Annual C (or CSLE B): R-weighted mean of half-month values, table overrides."""
+    """Annual C (or CSLE B): R-weighted mean of half-month values, table overrides.
+
+    ``endmembers``: the assessment's pooled NDVI end-members
+    (:func:`pipeline.factors.cover.pooled_ndvi_endmembers`); None = per-scene percentiles.
+    """
     from pipeline.factors import cover as cf
 
     method = cover.get("method", "cai2000")
@@ -269,9 +279,12 @@ def cover_factor(
     else:
         if method == "cai2000":
             lo, hi = cover.get("endmember_percentiles", [5.0, 95.0])
-            ndvi_soil, ndvi_veg = cf.ndvi_endmembers(
-                endmember_sample(ndvi), percentiles=(float(lo), float(hi))
-            )
+            if endmembers is not None:
+                ndvi_soil, ndvi_veg = cf.endmember_maps(lc, endmembers=endmembers)
+            else:
+                ndvi_soil, ndvi_veg = cf.ndvi_endmembers(
+                    endmember_sample(ndvi), percentiles=(float(lo), float(hi))
+                )
             fvc = cf.fvc_pixel_dichotomy(ndvi, ndvi_soil=ndvi_soil, ndvi_veg=ndvi_veg)
             per_period = cf.c_cai2000(fvc)
         else:
@@ -294,13 +307,25 @@ def make_c(
     cover: Mapping,
     what: str = "C",
     compute: Mapping | None = None,
+    endmembers_path=None,
 ) -> None:
     # cover.method table needs no NDVI (the rule then passes no NDVI file)
     ndvi = None if cover.get("method") == "table" else _ndvi_periods(ndvi_path, compute)
     lc = open_raster(landcover_path, chunks=chunks_2d(compute))
-    out = cover_factor(ndvi=ndvi, lc=lc, shares=_shares(shares_path), cover=cover, what=what)
+    em = None
+    tags = provenance(f"factor_{what.lower()}", cover=cover)
+    if endmembers_path:  # one pair for the assessment (all periods and years, inside the AOI)
+        import json
+
+        em = json.loads(Path(endmembers_path).read_text(encoding="utf-8"))
+        tags["fvc_endmembers"] = json.dumps(
+            {k: em[k] for k in ("ndvi_soil", "ndvi_veg", "percentiles", "by_class")}
+        )
+    out = cover_factor(
+        ndvi=ndvi, lc=lc, shares=_shares(shares_path), cover=cover, what=what, endmembers=em
+    )
     out = out.rio.write_crs(lc.rio.crs).rio.write_transform(lc.rio.transform())
-    write_cog(out.astype("float32"), out_c, tags=provenance(f"factor_{what.lower()}", cover=cover))
+    write_cog(out.astype("float32"), out_c, tags=tags)
 
 
 # ----------------------------------------------------------------------------- P
