@@ -22,6 +22,7 @@ include: "pipeline/rules/endmembers.smk"
 include: "pipeline/rules/factors.smk"
 include: "pipeline/rules/soil_loss.smk"
 include: "pipeline/rules/statistics.smk"
+include: "pipeline/rules/change_split.smk"
 include: "pipeline/rules/ml.smk"
 include: "pipeline/rules/report.smk"
 

@@ -120,6 +120,7 @@ def report_inputs(wildcards):
         d["change_matrix"] = os.path.join(base, "change_matrix.csv")
         d["change_summary"] = os.path.join(base, "change_summary.json")
         d["change_chart"] = os.path.join(base, "change.png")
+        d["change_split"] = os.path.join(base, "change_split.json")  # rain part vs land part
     if ML_ENABLED:
         ml_dir = os.path.join(OUT, "{year}", "ml").format(aoi=wildcards.aoi, year=year)
         d["intensity_ml"] = os.path.join(OUT, "{year}", "intensity_ml.tif").format(

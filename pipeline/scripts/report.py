@@ -16,4 +16,6 @@ run_from_snakemake(
     model=smk.params.model,
     classification=smk.params.classification,
     compute=smk.config["compute"],
+    rainfall=smk.params.rainfall,
+    illustrative=list(smk.params.illustrative),
 )

@@ -91,7 +91,7 @@ def make_r(
         raise InputDataError(
             f"{rain_path}: no daily rainfall for {year} (record has {years_in_record.tolist()})"
         )
-    if len(years_in_record) < 10:
+    if len(years_in_record) < 10 and rainfall.get("method", "zhang_wenbo") == "zhang_wenbo":
         log.warning(
             "%s: the daily rainfall record has %d year(s) (%s–%s); the Zhang Wenbo α/β are "
             "meant for >= 10 years and are computed from what is there",

@@ -81,8 +81,11 @@ def make_report(
     model: str,
     classification: Mapping,
     compute: Mapping | None = None,
+    rainfall: Mapping | None = None,
+    illustrative: Sequence[str] = (),
 ) -> None:
     from pipeline.report import bulletin, charts, html, maps, tables
+    from pipeline.report.statements import run_statements
 
     table = _csv(inputs["classes"])
     summary = _read_json(inputs["summary"])
@@ -104,8 +107,18 @@ def make_report(
             type_region=classification.get("region"),
         )
 
+    split = _read_json(inputs["change_split"]) if "change_split" in inputs else None
+
+    def statements(lang: str) -> str:  # R mode, rain/land split, 示意 stamp
+        return run_statements(
+            lang=lang, rainfall=rainfall or {}, illustrative=illustrative, change_split=split
+        )
+
     for lang in ("zh", "en"):
         text = bulletin.bulletin_markdown(summary, table, **bulletin_args(lang))
+        head, sep, rest = text.partition("\n\n")
+        head2, sep2, rest2 = rest.partition("\n\n")  # title, paragraph, rest
+        text = head + sep + head2 + "\n\n" + statements(lang) + sep2 + rest2
         write_text(text, outputs[f"bulletin_{lang}"])
     tables.write_tables(
         outputs["tables"],
@@ -178,6 +191,7 @@ def make_report(
         html_figures["intensity_ml"] = (inputs["ml_map"], "机器学习强度分级图 ML intensity map")
     html_figures.update({k: fig[k] for k in fig if k.startswith("factor_")})
     paragraph = bulletin.bulletin_paragraph(summary, table, **bulletin_args(lang))
+    paragraph += ("" if lang == "zh" else " ") + statements(lang)
     html.build_html_report(
         outputs["html"],
         title=f"{names[lang]} {year} 年水土流失动态监测报告"
