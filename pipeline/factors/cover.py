@@ -456,11 +456,11 @@ def pooled_ndvi_endmembers(
     Examples
     --------
     >>> import numpy as np, xarray as xr
-    >>> a = xr.DataArray(np.linspace(0, 0.5, 51).reshape(1, 1, 51), dims=("period", "y", "x"))
-    >>> b = a + 0.5  # a second year, greener: pooled with the first
+    >>> a = xr.DataArray(np.arange(50).reshape(1, 1, 50) / 100, dims=("period", "y", "x"))
+    >>> b = a + 0.5  # a second year, greener: pooled with the first (0.00 … 0.99)
     >>> em = pooled_ndvi_endmembers([a, b])
-    >>> round(em["ndvi_soil"], 3), round(em["ndvi_veg"], 3)
-    (0.05, 0.95)
+    >>> round(em["ndvi_soil"], 4), round(em["ndvi_veg"], 4)
+    (0.0495, 0.9405)
     """
     lo_q, hi_q = (float(p) for p in percentiles)
     if not (0.0 <= lo_q < hi_q <= 100.0):
