@@ -105,6 +105,12 @@ else:
     rule factor_e_t:
         input:
             landcover=os.path.join(RES, "landcover_{year}.tif"),
+            # optional polygon layers of engineering / tillage measures (csle.measures, csle.tillage)
+            layers=[
+                layer["path"]
+                for layer in (config["csle"].get("measures"), config["csle"].get("tillage"))
+                if layer
+            ],
         output:
             e=os.path.join(OUT, "{year}", "factors", "E.tif"),
             t=os.path.join(OUT, "{year}", "factors", "T.tif"),
