@@ -31,9 +31,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 from pyproj import CRS
 
-from pipeline.classify import CLASS_CODES, CLASSES
 from pipeline.errors import ConfigError
 from pipeline.io import write_text
+from pipeline.sl190 import CLASS_CODES, CLASSES
 
 #: Default colour per SL 190-2007 class (ColorBrewer RdYlGn family; the report maps' colours).
 DEFAULT_CLASS_COLOURS: dict[int, str] = {

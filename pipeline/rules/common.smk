@@ -96,6 +96,7 @@ def report_inputs(wildcards):
         d["change_matrix"] = P("change_matrix", **c)
         d["change_summary"] = P("change_summary", **c)
         d["change_chart"] = P("change_chart", **c)
+        d["change_split"] = os.path.join(OUT, f"change_{prev}_{year}", "change_split.json").format(aoi=wildcards.aoi)  # rain part vs land part
     if year in DIST_YEARS:  # pipeline/rules/disturbance.smk
         d["disturbance_summary"] = os.path.join(OUT, "{year}", "disturbance", "summary.json").format(
             aoi=wildcards.aoi, year=year

@@ -3,7 +3,10 @@
 
 rule statistics:
     input:
+        unpack(soil_loss_factors),  # only read to name a missing factor
         intensity=P("intensity"),
+        soil_loss=P("soil_loss"),
+        aoi=P("aoi"),
         townships=P("townships"),
         watersheds=lambda wildcards: watershed_layer(wildcards),  # deliverables_inputs.smk
     output:
@@ -11,6 +14,9 @@ rule statistics:
         summary=P("summary"),
         townships=P("zones_township"),
         watersheds=P("zones_watershed"),
+    params:
+        statistics=config["statistics"],
+        classification=config["classification"],
     log:
         os.path.join(LOGS, "{year}", "statistics.log"),
     benchmark:

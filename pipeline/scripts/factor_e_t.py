@@ -1,11 +1,11 @@
 # Snakemake script for rule `factor_e_t` (CSLE).
 from pipeline.stages.common import run_from_snakemake
-from pipeline.stages.factors import make_e_t
+from pipeline.stages.csle import make_e_t_layers
 
 smk = snakemake  # noqa: F821
 run_from_snakemake(
     smk,
-    make_e_t,
+    make_e_t_layers,
     landcover_path=smk.input.landcover,
     out_e=smk.output.e,
     out_t=smk.output.t,

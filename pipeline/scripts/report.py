@@ -21,4 +21,6 @@ run_from_snakemake(
     compute=smk.config["compute"],
     config_hash=config_hash(dict(smk.config)),
     terrain=smk.config.get("terrain"),
+    rainfall=smk.params.rainfall,
+    illustrative=list(smk.params.illustrative),
 )

@@ -842,6 +842,8 @@ def read_survey(
     year: int | None = None,
     year_col: str | None = None,
     layer: str | None = None,
+    stratum_col: str | None = None,
+    inclusion_col: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Field-survey points with SL 190-2007 intensity classes, in the grid CRS.
 
@@ -860,13 +862,25 @@ def read_survey(
     year : int, optional
         Year of every point when there is no year column.
 
+    stratum_col, inclusion_col : str, optional
+        Sampling design: the stratum of each point and its inclusion probability π
+        (n_h / N_h), kept as ``stratum`` and ``inclusion_probability`` (both or neither).
+
     Returns
     -------
     geopandas.GeoDataFrame
-        ``survey_id`` (str), ``year`` (int), ``intensity_class`` (int 1–6).
+        ``survey_id`` (str), ``year`` (int), ``intensity_class`` (int 1–6), and
+        ``stratum``, ``inclusion_probability`` when their columns are given.
     """
     gdf = _read_vector(path, layer=layer, what="survey layer")
-    _require_columns(gdf, path, [class_col, id_col, year_col], "survey layer")
+    if (stratum_col is None) != (inclusion_col is None):
+        raise ConfigError(
+            f"survey {path}: give both stratum_col and inclusion_col (the sampling design), "
+            "or neither"
+        )
+    _require_columns(
+        gdf, path, [class_col, id_col, year_col, stratum_col, inclusion_col], "survey layer"
+    )
     if year_col is None and year is None:
         raise ConfigError(f"survey {path}: give year_col or year")
     types = set(gdf.geom_type.dropna())
@@ -898,12 +912,18 @@ def read_survey(
             f"(IDs {outside[:10]} from column {id_col or '(row number)'!r})"
         )
     years = gdf[year_col].astype(int).to_numpy() if year_col else np.full(len(gdf), int(year))
+    columns = {
+        "survey_id": ids.to_numpy(),
+        "year": years,
+        "intensity_class": raw.astype(int).to_numpy(),
+    }
+    if stratum_col is not None:
+        columns["stratum"] = gdf[stratum_col].astype(str).to_numpy()
+        columns["inclusion_probability"] = pd.to_numeric(
+            gdf[inclusion_col], errors="coerce"
+        ).to_numpy(dtype="float64")
     return gpd.GeoDataFrame(
-        {
-            "survey_id": ids.to_numpy(),
-            "year": years,
-            "intensity_class": raw.astype(int).to_numpy(),
-        },
+        columns,
         geometry=pts.values,
         crs=grid.crs,
     )
@@ -1094,6 +1114,8 @@ def _write_survey_from_config(survey_cfg, grid, out_path, aoi_path, *, year: int
         year=None if year_col else int(year),
         year_col=year_col,
         layer=survey_cfg.get("layer"),
+        stratum_col=survey_cfg.get("stratum_col"),
+        inclusion_col=survey_cfg.get("inclusion_col"),
     )
     if year_col:
         points = points[points["year"] == int(year)].reset_index(drop=True)

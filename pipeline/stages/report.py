@@ -170,6 +170,8 @@ def make_report(
     terrain: Mapping | None = None,
     units: str | None = None,
     config: Mapping | None = None,
+    rainfall: Mapping | None = None,
+    illustrative: Sequence[str] = (),
 ) -> None:
     """Bulletins (zh, en), bulletin tables, maps and charts, and the HTML report of ``year``.
 
@@ -177,6 +179,7 @@ def make_report(
     """
     from pipeline.environment import environment_record
     from pipeline.report import bulletin, handover, html, provenance, tables
+    from pipeline.report.statements import run_statements
 
     data = read_report_data(inputs)
     names = {"zh": district_name, "en": district_name_en}
@@ -189,6 +192,13 @@ def make_report(
             change=data.change,
             breaks=data.breaks,
             type_region=classification.get("region"),
+        )
+
+    split = _read_json(inputs["change_split"]) if "change_split" in inputs else None
+
+    def statements(lang: str) -> str:  # R mode, rain/land split, 示意 stamp
+        return run_statements(
+            lang=lang, rainfall=rainfall or {}, illustrative=illustrative, change_split=split
         )
 
     # hand-over (#14): areas printed in report.units, extra tables, provenance appendix
@@ -204,6 +214,9 @@ def make_report(
     for lang in ("zh", "en"):
         text = bulletin.bulletin_markdown(u_summary, u_table, **bulletin_args_u(lang))
         text = handover.relabel_text(text, units, lang)
+        head, sep, rest = text.partition("\n\n")
+        head2, sep2, rest2 = rest.partition("\n\n")  # title, paragraph, rest
+        text = head + sep + head2 + "\n\n" + statements(lang) + sep2 + rest2
         # appended after the unit relabelling: the paragraph prints its own areas in ha
         if "disturbance_summary" in inputs:  # issue #16: one paragraph appended
             from pipeline.report.disturbance import disturbance_paragraph
@@ -237,7 +250,9 @@ def make_report(
         year=year,
         bulletin_paragraph=handover.relabel_text(
             bulletin.bulletin_paragraph(u_summary, u_table, **bulletin_args_u(lang)), units, lang
-        ),
+        )
+        + ("" if lang == "zh" else " ")
+        + statements(lang),
         district_table=tables.display_class_table(u_table),
         summary=u_summary,
         zone_tables=u_zones,

@@ -90,4 +90,34 @@ def make_soil_loss(
         colormap=raster_style.gdal_colormap(colours, nodata=classify.NODATA),
     )
     raster_style.write_intensity_sidecars(out_intensity, colours=colours, breaks=breaks)
+    if model == "csle":
+        _warn_defaulted_severe(factors, intensity, lc)
     log.info("soil loss written; breaks %s", breaks)
+
+
+def _warn_defaulted_severe(factors: Mapping[str, str], intensity, lc) -> None:
+    """Warn when a class whose E or T is 1 by default turns mostly 剧烈 (CSLE)."""
+    import rasterio
+
+    from pipeline.factors.measures import mostly_severe_classes
+
+    for name in ("E", "T"):
+        with rasterio.open(factors[name]) as src:
+            text = src.tags().get("defaulted_codes", "")
+        codes = [int(c) for c in text.split(",") if c.strip()]
+        if not codes:
+            continue
+        severe = mostly_severe_classes(intensity, lc, codes=codes)
+        for code, share in severe.items():
+            log.warning(
+                "CSLE: %.0f %% of %s (code %d) is 剧烈, and its %s is 1 by default "
+                "(no value in csle.%s): supply measured %s values before reading the classes",
+                100 * share,
+                landcover.name(code, "zh"),
+                code,
+                name,
+                "engineering_table / csle.measures"
+                if name == "E"
+                else "tillage_table / csle.tillage",
+                name,
+            )
