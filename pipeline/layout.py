@@ -111,6 +111,12 @@ FILES: dict[str, ContractFile] = dict(
            "layout.read_change", "io.write_csv", "transition matrix (ha)"),
         _f("change_summary", RESULTS, "change_{y0}_{y1}/change_summary.json", "JSON",
            "layout.read_change", "layout.write_json", "change summary"),
+        _f("change_split", RESULTS, "change_{y0}_{y1}/change_split.json", "JSON",
+           "layout.read_json", "stages.change_split.make_change_split",
+           "change split into the rain and land parts"),
+        _f("fvc_endmembers", RESULTS, "common/fvc_endmembers.json", "JSON",
+           "layout.read_json", "stages.endmembers.make_fvc_endmembers",
+           "NDVI end-members pooled over the run"),
         _f("change_chart", RESULTS, "change_{y0}_{y1}/change.png", "PNG",
            "-", "report.charts.plot_change", "change chart"),
         # ------------------------------------------------------------------- ML
@@ -137,6 +143,110 @@ FILES: dict[str, ContractFile] = dict(
            "-", "report.tables.write_tables", "bulletin tables"),
         _f("map", RESULTS, "{year}/maps/{name}.png", "PNG", "-", "report.maps / report.charts",
            "report figures"),
+        # ------------------------------------------- styles beside intensity.tif (soil_loss)
+        _f("intensity_qml", RESULTS, "{year}/intensity.qml", "QGIS style (paletted)", "-",
+           "raster_style.write_intensity_sidecars", "QGIS loads it with intensity.tif"),
+        _f("intensity_rat", RESULTS, "{year}/intensity.tif.aux.xml", "GDAL PAM: raster attribute table",
+           "rasterio / GDAL", "raster_style.write_intensity_sidecars", "class names 微度…剧烈"),
+        # --------------------------------------------------------- deliverables (#14)
+        _f("zone_soil_loss", RESULTS, "{year}/tables/zone_soil_loss_{level}.csv",
+           "CSV; level district, township or watershed", "layout.read_table", "io.write_csv",
+           "mean modulus and total soil loss per zone"),
+        _f("slope_landuse", RESULTS, "{year}/tables/slope_landuse_intensity.csv", "CSV",
+           "layout.read_table", "io.write_csv", "slope class × land use × intensity (ha)"),
+        _f("key_townships", RESULTS, "{year}/tables/key_townships.csv", "CSV",
+           "layout.read_table", "io.write_csv", "重点乡镇 ranked"),
+        _f("zone_change", RESULTS, "change_{y0}_{y1}/zone_change_{layer}.csv",
+           "CSV; layer township or watershed", "layout.read_table", "io.write_csv",
+           "net change per class and improved/deteriorated area by zone"),
+        _f("gpkg", RESULTS, "{year}/shuibao_{year}.gpkg",
+           "GeoPackage: district, townships, watersheds, intensity_patches, layer_styles",
+           "layout.read_vector", "stages.deliverables.make_gpkg", "hand-over vector layers"),
+        _f("gpkg_qml", RESULTS, "{year}/shuibao_{year}.qml", "QGIS style (categorised)", "-",
+           "stages.deliverables.make_gpkg", "style of the intensity patches"),
+        _f("patch_bookkeeping", RESULTS, "{year}/tables/patch_bookkeeping.csv", "CSV",
+           "layout.read_table", "stages.deliverables.make_gpkg",
+           "patch areas per class and the area the MMU removed"),
+        _f("watersheds_delineated", RESULTS, "common/watersheds_delineated.gpkg",
+           "GeoPackage layer watersheds: zone_id, name, name_en, polygons", "layout.read_zones",
+           "stages.deliverables.make_delineated_watersheds", "small watersheds from the DEM"),
+        # ---------------------------------------------------------- sediment (#18)
+        _f("sediment_export", RESULTS, "{year}/sediment/export.tif", "COG float32 t·ha⁻¹·a⁻¹",
+           "io.open_raster", "io.write_cog", "sediment export (A × SDR)"),
+        _f("sediment_sdr", RESULTS, "{year}/sediment/sdr.tif", "COG float32 (0–1)",
+           "io.open_raster", "io.write_cog", "sediment delivery ratio"),
+        _f("sediment_csv", RESULTS, "{year}/sediment/gauge_comparison.csv", "CSV",
+           "layout.read_table", "io.write_csv", "modelled vs measured gauge loads"),
+        _f("sediment_json", RESULTS, "{year}/sediment/gauge_comparison.json", "JSON",
+           "layout.read_json", "stages.sediment.make_sediment", "plausibility check"),
+        _f("sediment_chart", RESULTS, "{year}/sediment/gauge_comparison.png", "PNG", "-",
+           "report.charts.plot_gauge_comparison", "gauge comparison chart"),
+        # -------------------------------------------------------- disturbance (#16)
+        _f("disturbance_composite", RESOURCES, "disturbance/{year}/{when}.tif",
+           "COG seasonal composites (B2, B4, B8, B11); when before or after",
+           "sources.seasonal_bands.read_composite", "sources.seasonal_bands.write_composite",
+           "Sentinel-2 composites of the year before and the year"),
+        _f("disturbance_demo_projects", RESOURCES, "disturbance/{year}/approved_projects.gpkg",
+           "GeoPackage layer approved_projects", "layout.read_vector",
+           "stages.disturbance.make_disturbance_inputs", "demo approved projects (synthetic)"),
+        _f("disturbance_demo_truth", RESOURCES, "disturbance/{year}/truth.gpkg",
+           "GeoPackage layer truth", "layout.read_vector",
+           "stages.disturbance.make_disturbance_inputs", "demo true disturbances (synthetic)"),
+        _f("disturbance_patches", RESULTS, "{year}/disturbance/patches.gpkg",
+           "GeoPackage layer disturbance_patches", "layout.read_vector",
+           "stages.disturbance.make_disturbance", "扰动图斑"),
+        _f("disturbance_field_check_xlsx", RESULTS, "{year}/disturbance/field_check.xlsx",
+           "XLSX", "-", "report.disturbance.write_field_check_xlsx", "field-check list"),
+        _f("disturbance_field_check_csv", RESULTS, "{year}/disturbance/field_check.csv", "CSV",
+           "layout.read_table", "io.write_csv", "field-check list"),
+        _f("disturbance_by_township", RESULTS, "{year}/disturbance/by_township.csv", "CSV",
+           "layout.read_table", "io.write_csv", "disturbed area by township"),
+        _f("disturbance_map", RESULTS, "{year}/disturbance/map.png", "PNG", "-",
+           "stages.disturbance.make_disturbance", "disturbance map"),
+        _f("disturbance_summary", RESULTS, "{year}/disturbance/summary.json", "JSON",
+           "layout.read_json", "stages.disturbance.make_disturbance",
+           "figures of the bulletin paragraph"),
+        # ---------------------------------------------------------- treatment (#15)
+        _f("treatment_demo_input", RESOURCES, "treatment/{name}",
+           "measures.gpkg, projects.gpkg, parcels.gpkg, targets.csv", "stages.treatment",
+           "stages.treatment.make_demo_inputs", "demo treatment inputs (synthetic)"),
+        _f("treatment_measures_raster", RESULTS, "{year}/treatment/measures.tif",
+           "COG uint8 measure codes in force in the year", "io.open_raster",
+           "stages.treatment.make_measures_raster", "measures on the grid (P/E/T hook)"),
+        _f("treatment_achieved", RESULTS, "{year}/treatment/achieved.csv", "CSV",
+           "layout.read_table", "io.write_csv", "cumulative 治理/生态修复 area by township"),
+        _f("treatment_progress", RESULTS, "{year}/treatment/progress.csv", "CSV",
+           "layout.read_table", "io.write_csv", "progress against the targets"),
+        _f("treatment_progress_json", RESULTS, "{year}/treatment/progress.json", "JSON",
+           "layout.read_json", "stages.treatment.make_progress", "progress figures"),
+        _f("treatment_projects", RESULTS, "{year}/treatment/projects.csv", "CSV",
+           "layout.read_table", "io.write_csv", "project evaluation table"),
+        _f("treatment_evaluation", RESULTS, "{year}/treatment/evaluation.json", "JSON",
+           "layout.read_json", "stages.treatment.make_project_evaluation",
+           "DiD estimates with bootstrap CIs"),
+        _f("treatment_parcels", RESULTS, "{year}/treatment/parcels.gpkg", "GeoPackage",
+           "layout.read_vector", "stages.treatment.make_parcels", "parcels to treat (到地块)"),
+        _f("treatment_parcels_xlsx", RESULTS, "{year}/treatment/parcels.xlsx", "XLSX", "-",
+           "stages.treatment.make_parcels", "parcels to treat"),
+        _f("treatment_parcels_top", RESULTS, "{year}/treatment/parcels_top.csv", "CSV",
+           "layout.read_table", "io.write_csv", "top-N parcels"),
+        _f("treatment_bulletin", RESULTS, "{year}/treatment/bulletin_treatment_{lang}.md",
+           "Markdown paragraph; lang zh or en", "io (text)",
+           "stages.treatment.make_treatment_report", "十四五 / project paragraph"),
+        _f("treatment_key_townships", RESULTS, "{year}/treatment/key_townships.csv", "CSV",
+           "layout.read_table", "io.write_csv", "重点乡镇 with the remaining target"),
+        _f("treatment_chart", RESULTS, "{year}/treatment/progress.png", "PNG", "-",
+           "stages.treatment.make_treatment_report", "target progress chart"),
+        _f("treatment_map", RESULTS, "{year}/treatment/parcels_top.png", "PNG", "-",
+           "stages.treatment.make_treatment_report", "map of the top parcels"),
+        # -------------------------------------------------- caches and side files
+        _f("ee_cache", RESOURCES, ".ee_cache", "folder of raw downloads", "-",
+           "sources.earthengine", "Earth Engine downloads (earthengine.cache_dir)"),
+        _f("disturbance_ee_cache", RESOURCES, "disturbance/{year}/.ee_cache",
+           "folder of raw downloads", "-", "sources.earthengine_bands",
+           "Earth Engine composite downloads"),
+        _f("provenance", RESOURCES, "{file}.provenance.json", "JSON beside a download",
+           "report.provenance", "sources.earthengine", "asset IDs, dates, request hash"),
     ]
 )  # fmt: skip
 
@@ -243,6 +353,53 @@ class Layout:
 
     def folder(self, root: str, *parts, **wildcards) -> str:
         return _fill(os.path.join(self.root(root), *map(str, parts)), wildcards)
+
+    def key_of(self, path: str | os.PathLike) -> str | None:
+        """The contract key whose pattern ``path`` matches (None when no entry does).
+
+        >>> Layout().key_of("results/demo/2024/tables/zone_soil_loss_township.csv")
+        'zone_soil_loss'
+        """
+        text = Path(path).as_posix()
+        for key, regex in self._regexes():
+            if regex.fullmatch(text):
+                return key
+        return None
+
+    def _regexes(self):
+        import re
+
+        out = []
+        for key, entry in FILES.items():
+            pattern = Path(self.root(entry.root), entry.pattern).as_posix()
+            parts = re.split(r"(\{[a-z0-9_]+\})", pattern)
+            regex = "".join(
+                ("[^/]+" if p[1:-1] != "file" else ".+")
+                if p.startswith("{") and p.endswith("}")
+                else re.escape(p)
+                for p in parts
+            )
+            out.append((key, re.compile(regex)))
+        return out
+
+
+def contract_table(root: str) -> str:
+    """The Markdown table of the contract files under ``root`` (docs/contract.md is made of
+    these: ``python -m pipeline.layout`` prints both; tests/test_layout_contract.py checks)."""
+    rows = ["| key | path | format | reader | writer |", "|---|---|---|---|---|"]
+    for key, e in FILES.items():
+        if e.root != root or key.startswith("factor_"):
+            continue
+        rows.append(f"| `{key}` | `{e.pattern}` | {e.format} | `{e.reader}` | `{e.writer}` |")
+    if root == RESULTS:
+        common = ", ".join(n for n, s in FACTORS.items() if s == "common")
+        yearly = ", ".join(n for n, s in FACTORS.items() if s == "year")
+        rows.append(
+            f"| `factor_<name>` | `common/factors/<name>.tif` ({common}) or "
+            f"`{{year}}/factors/<name>.tif` ({yearly}) | COG float32 | `io.open_raster` | "
+            "`io.write_cog` |"
+        )
+    return "\n".join(rows) + "\n"
 
 
 # ============================================================== readers and writers
@@ -514,3 +671,30 @@ def read_class_breaks(intensity_path) -> tuple[float, ...]:
             f"{intensity_path}: no {INTENSITY_BREAKS_TAG!r} tag; rerun the soil_loss rule"
         )
     return tuple(float(b) for b in text.split(","))
+
+
+def render_contract_doc(text: str) -> str:
+    """``text`` (docs/contract.md) with the tables between ``<!-- contract:resources -->`` /
+    ``<!-- contract:results -->`` markers and their closing markers regenerated from
+    :data:`FILES`; the prose around them is kept."""
+    import re
+
+    for root in (RESOURCES, RESULTS):
+        begin, end = f"<!-- contract:{root} -->", f"<!-- /contract:{root} -->"
+        if begin not in text or end not in text:
+            raise ValueError(f"contract document has no {begin} … {end} block")
+        text = re.sub(
+            re.escape(begin) + r".*?" + re.escape(end),
+            lambda _m, r=root, b=begin, e=end: f"{b}\n{contract_table(r)}{e}",
+            text,
+            flags=re.S,
+        )
+    return text
+
+
+if __name__ == "__main__":  # pragma: no cover
+    # python -m pipeline.layout docs/contract.md: regenerate the tables of the document
+    import sys
+
+    _doc = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/contract.md")
+    _doc.write_text(render_contract_doc(_doc.read_text(encoding="utf-8")), encoding="utf-8")

@@ -3,12 +3,12 @@
 
 rule change_split:
     input:
-        soil_loss_y0=os.path.join(OUT, "{y0}", "soil_loss.tif"),
-        soil_loss_y1=os.path.join(OUT, "{y1}", "soil_loss.tif"),
-        r_y0=os.path.join(OUT, "{y0}", "factors", "R.tif"),
-        r_y1=os.path.join(OUT, "{y1}", "factors", "R.tif"),
+        soil_loss_y0=P("soil_loss", year="{y0}"),
+        soil_loss_y1=P("soil_loss", year="{y1}"),
+        r_y0=LAYOUT.factor("R", year="{y0}"),
+        r_y1=LAYOUT.factor("R", year="{y1}"),
     output:
-        os.path.join(OUT, "change_{y0}_{y1}", "change_split.json"),
+        P("change_split"),
     wildcard_constraints:
         y0=r"\d{4}",
         y1=r"\d{4}",

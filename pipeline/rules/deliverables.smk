@@ -7,20 +7,20 @@ include: "deliverables_inputs.smk"
 
 rule zone_tables:
     input:
-        intensity=os.path.join(OUT, "{year}", "intensity.tif"),
-        soil_loss=os.path.join(OUT, "{year}", "soil_loss.tif"),
-        slope=os.path.join(OUT, "common", "factors", "slope_deg.tif"),
-        landcover=os.path.join(RES, "landcover_{year}.tif"),
-        aoi=os.path.join(RES, "aoi.gpkg"),
-        townships=os.path.join(RES, "townships.gpkg"),
+        intensity=P("intensity"),
+        soil_loss=P("soil_loss"),
+        slope=LAYOUT.factor("slope_deg"),
+        landcover=P("landcover"),
+        aoi=P("aoi"),
+        townships=P("townships"),
         watersheds=watershed_layer(),
-        zones_township=os.path.join(OUT, "{year}", "tables", "zones_township.csv"),
+        zones_township=P("zones_township"),
     output:
-        district=os.path.join(OUT, "{year}", "tables", "zone_soil_loss_district.csv"),
-        township=os.path.join(OUT, "{year}", "tables", "zone_soil_loss_township.csv"),
-        watershed=os.path.join(OUT, "{year}", "tables", "zone_soil_loss_watershed.csv"),
-        slope_landuse=os.path.join(OUT, "{year}", "tables", "slope_landuse_intensity.csv"),
-        key_zones=os.path.join(OUT, "{year}", "tables", "key_townships.csv"),
+        district=P("zone_soil_loss", level="district"),
+        township=P("zone_soil_loss", level="township"),
+        watershed=P("zone_soil_loss", level="watershed"),
+        slope_landuse=P("slope_landuse"),
+        key_zones=P("key_townships"),
     params:
         district_name=config["district_name"],
         key_zone_count=config["deliverables"]["key_township_count"],
@@ -34,13 +34,13 @@ rule zone_tables:
 
 rule zone_change:
     input:
-        y0=os.path.join(OUT, "{y0}", "intensity.tif"),
-        y1=os.path.join(OUT, "{y1}", "intensity.tif"),
-        townships=os.path.join(RES, "townships.gpkg"),
+        y0=P("intensity", year="{y0}"),
+        y1=P("intensity", year="{y1}"),
+        townships=P("townships"),
         watersheds=watershed_layer(),
     output:
-        township=os.path.join(OUT, "change_{y0}_{y1}", "zone_change_township.csv"),
-        watershed=os.path.join(OUT, "change_{y0}_{y1}", "zone_change_watershed.csv"),
+        township=P("zone_change", layer="township"),
+        watershed=P("zone_change", layer="watershed"),
     wildcard_constraints:
         y0=r"\d{4}",
         y1=r"\d{4}",
@@ -55,14 +55,14 @@ rule zone_change:
 rule gpkg:
     input:
         unpack(gpkg_tables),
-        intensity=os.path.join(OUT, "{year}", "intensity.tif"),
-        aoi=os.path.join(RES, "aoi.gpkg"),
-        townships=os.path.join(RES, "townships.gpkg"),
+        intensity=P("intensity"),
+        aoi=P("aoi"),
+        townships=P("townships"),
         watersheds=watershed_layer(),
     output:
-        gpkg=os.path.join(OUT, "{year}", "shuibao_{year}.gpkg"),
-        qml=os.path.join(OUT, "{year}", "shuibao_{year}.qml"),
-        bookkeeping=os.path.join(OUT, "{year}", "tables", "patch_bookkeeping.csv"),
+        gpkg=P("gpkg"),
+        qml=P("gpkg_qml"),
+        bookkeeping=P("patch_bookkeeping"),
     params:
         district_name=config["district_name"],
         mmu_ha=config["deliverables"]["min_mapping_unit_ha"],
@@ -77,10 +77,10 @@ rule gpkg:
 
 rule delineate_watersheds:
     input:
-        dem=os.path.join(RES, "dem.tif"),
-        aoi=os.path.join(RES, "aoi.gpkg"),
+        dem=P("dem"),
+        aoi=P("aoi"),
     output:
-        os.path.join(OUT, "common", "watersheds_delineated.gpkg"),
+        P("watersheds_delineated"),
     params:
         min_area_km2=config["deliverables"]["watershed_min_area_km2"],
     log:

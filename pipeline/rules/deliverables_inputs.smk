@@ -1,47 +1,43 @@
 # Input functions and targets of pipeline/rules/deliverables.smk (functions only: snakemake lint).
 
 
+ZONE_LEVELS = ("district", "township", "watershed")
+
+
 def deliverable_targets():
-    return expand(os.path.join(OUT, "{year}", "shuibao_{year}.gpkg"), aoi=AOI, year=YEARS)
+    return [P("gpkg", aoi=AOI, year=year) for year in YEARS]
 
 
 def report_extra_inputs(wildcards):
     """Tables of the zone_tables / zone_change rules that the report prints."""
     year = int(wildcards.year)
-    tab = os.path.join(OUT, "{year}", "tables").format(aoi=wildcards.aoi, year=year)
-    d = {
-        "soil_loss_district": os.path.join(tab, "zone_soil_loss_district.csv"),
-        "soil_loss_township": os.path.join(tab, "zone_soil_loss_township.csv"),
-        "soil_loss_watershed": os.path.join(tab, "zone_soil_loss_watershed.csv"),
-        "slope_landuse": os.path.join(tab, "slope_landuse_intensity.csv"),
-        "key_townships": os.path.join(tab, "key_townships.csv"),
-    }
+    w = dict(aoi=wildcards.aoi, year=year)
+    d = {f"soil_loss_{lv}": P("zone_soil_loss", level=lv, **w) for lv in ZONE_LEVELS}
+    d["slope_landuse"] = P("slope_landuse", **w)
+    d["key_townships"] = P("key_townships", **w)
     prev = previous_year(year)
     if prev is not None:
-        base = os.path.join(OUT, f"change_{prev}_{year}").format(aoi=wildcards.aoi)
         for layer in ("township", "watershed"):
-            d[f"zone_change_{layer}"] = os.path.join(base, f"zone_change_{layer}.csv")
+            d[f"zone_change_{layer}"] = P(
+                "zone_change", aoi=wildcards.aoi, y0=prev, y1=year, layer=layer
+            )
     return d
 
 
 def gpkg_tables(wildcards):
     year = int(wildcards.year)
-    tab = os.path.join(OUT, "{year}", "tables")
-    d = {
-        "classes": os.path.join(tab, "class_areas.csv"),
-        "summary": os.path.join(tab, "summary.json"),
-        "soil_loss_district": os.path.join(tab, "zone_soil_loss_district.csv"),
-    }
+    w = dict(aoi=wildcards.aoi, year=year)
+    d = {"classes": P("class_areas", **w), "summary": P("summary", **w)}
+    d["soil_loss_district"] = P("zone_soil_loss", level="district", **w)
     for layer in ("township", "watershed"):
-        d[f"zones_{layer}"] = os.path.join(tab, f"zones_{layer}.csv")
-        d[f"soil_loss_{layer}"] = os.path.join(tab, f"zone_soil_loss_{layer}.csv")
-    d = {k: v.format(aoi=wildcards.aoi, year=year) for k, v in d.items()}
+        d[f"zones_{layer}"] = P(f"zones_{layer}", **w)
+        d[f"soil_loss_{layer}"] = P("zone_soil_loss", level=layer, **w)
     prev = previous_year(year)
     if prev is not None:
-        base = os.path.join(OUT, f"change_{prev}_{year}").format(aoi=wildcards.aoi)
-        d["change_summary"] = os.path.join(base, "change_summary.json")
+        c = dict(aoi=wildcards.aoi, y0=prev, y1=year)
+        d["change_summary"] = P("change_summary", **c)
         for layer in ("township", "watershed"):
-            d[f"change_{layer}"] = os.path.join(base, f"zone_change_{layer}.csv")
+            d[f"change_{layer}"] = P("zone_change", layer=layer, **c)
     return d
 
 
@@ -56,7 +52,7 @@ def delineate_watersheds_enabled():
 def watershed_layer(wildcards=None):
     """The small-watershed layer: the given one, or the one delineated from the DEM."""
     if delineate_watersheds_enabled():
-        path = os.path.join(OUT, "common", "watersheds_delineated.gpkg")
+        path = P("watersheds_delineated")
     else:
         path = P("watersheds")
     return path if wildcards is None else path.format(aoi=wildcards.aoi)

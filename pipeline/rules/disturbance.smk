@@ -11,11 +11,11 @@ if DIST_YEARS:
         input:
             unpack(disturbance_input_files),
         output:
-            before=os.path.join(DIST_RES, "before.tif"),
-            after=os.path.join(DIST_RES, "after.tif"),
+            before=P("disturbance_composite", when="before"),
+            after=P("disturbance_composite", when="after"),
             extra=[
-                os.path.join(DIST_RES, "approved_projects.gpkg"),
-                os.path.join(DIST_RES, "truth.gpkg"),
+                P("disturbance_demo_projects"),
+                P("disturbance_demo_truth"),
             ]
             if DIST_KIND == "demo"
             else [],
@@ -39,16 +39,16 @@ if DIST_YEARS:
         input:
             unpack(disturbance_inputs),
         output:
-            patches=os.path.join(DIST_OUT, "patches.gpkg"),
-            field_check_xlsx=os.path.join(DIST_OUT, "field_check.xlsx"),
-            field_check_csv=os.path.join(DIST_OUT, "field_check.csv"),
-            by_township=os.path.join(DIST_OUT, "by_township.csv"),
+            patches=P("disturbance_patches"),
+            field_check_xlsx=P("disturbance_field_check_xlsx"),
+            field_check_csv=P("disturbance_field_check_csv"),
+            by_township=P("disturbance_by_township"),
             map=report(
-                os.path.join(DIST_OUT, "map.png"),
+                P("disturbance_map"),
                 caption="../report/captions/disturbance_map.rst",
                 category="{year}",
             ),
-            summary=os.path.join(DIST_OUT, "summary.json"),
+            summary=P("disturbance_summary"),
         params:
             district_name=config["district_name"],
             lang=(config["report"]["languages"] or ["zh"])[0],

@@ -1,16 +1,14 @@
 # NDVI end-members of the pixel dichotomy, pooled over every period and year of the run inside
 # the AOI: one file that each year's C (or B) job reads (FVC comparable across years).
 
-FVC_ENDMEMBERS = os.path.join(OUT, "common", "fvc_endmembers.json")
+FVC_ENDMEMBERS = P("fvc_endmembers")
 
 
 rule fvc_endmembers:
     input:
-        ndvi=expand(os.path.join(RES, "ndvi_{year}.tif"), year=YEARS, allow_missing=True),
-        landcover=expand(
-            os.path.join(RES, "landcover_{year}.tif"), year=YEARS, allow_missing=True
-        ),
-        aoi=os.path.join(RES, "aoi.gpkg"),
+        ndvi=expand(P("ndvi"), year=YEARS, allow_missing=True),
+        landcover=expand(P("landcover"), year=YEARS, allow_missing=True),
+        aoi=P("aoi"),
     output:
         FVC_ENDMEMBERS,
     params:

@@ -5,16 +5,16 @@ SEDIMENT = config["sediment"]
 
 rule sediment:
     input:
-        dem=os.path.join(RES, "dem.tif"),
-        soil_loss=os.path.join(OUT, "{year}", "soil_loss.tif"),
+        dem=P("dem"),
+        soil_loss=P("soil_loss"),
         # IC weighting factor W: C (RUSLE) or B (CSLE), see pipeline/factors/sediment.py
-        weight=os.path.join(OUT, "{year}", "factors", "C.tif" if MODEL == "rusle" else "B.tif"),
+        weight=LAYOUT.factor("C" if MODEL == "rusle" else "B"),
     output:
-        export=os.path.join(OUT, "{year}", "sediment", "export.tif"),
-        sdr=os.path.join(OUT, "{year}", "sediment", "sdr.tif"),
-        csv=os.path.join(OUT, "{year}", "sediment", "gauge_comparison.csv"),
-        json=os.path.join(OUT, "{year}", "sediment", "gauge_comparison.json"),
-        chart=os.path.join(OUT, "{year}", "sediment", "gauge_comparison.png"),
+        export=P("sediment_export"),
+        sdr=P("sediment_sdr"),
+        csv=P("sediment_csv"),
+        json=P("sediment_json"),
+        chart=P("sediment_chart"),
     params:
         sediment=SEDIMENT,
         model=MODEL,

@@ -11,14 +11,14 @@ if TR_ON:
 
         rule treatment_demo_inputs:
             input:
-                landcover=os.path.join(RES, f"landcover_{YEARS[0]}.tif"),
-                slope=os.path.join(OUT, "common", "factors", "slope_deg.tif"),
-                townships=os.path.join(RES, "townships.gpkg"),
+                landcover=P("landcover", year=YEARS[0]),
+                slope=LAYOUT.factor("slope_deg"),
+                townships=P("townships"),
             output:
-                measures=os.path.join(TR_RES, "measures.gpkg"),
-                projects=os.path.join(TR_RES, "projects.gpkg"),
-                targets=os.path.join(TR_RES, "targets.csv"),
-                parcels=os.path.join(TR_RES, "parcels.gpkg"),
+                measures=P("treatment_demo_input", name="measures.gpkg"),
+                projects=P("treatment_demo_input", name="projects.gpkg"),
+                targets=P("treatment_demo_input", name="targets.csv"),
+                parcels=P("treatment_demo_input", name="parcels.gpkg"),
             params:
                 seed=TR["demo_seed"],
             log:
@@ -31,9 +31,9 @@ if TR_ON:
     rule treatment_measures_raster:
         input:
             measures=TR_MEASURES,
-            template=os.path.join(RES, "landcover_{year}.tif"),
+            template=P("landcover"),
         output:
-            raster=os.path.join(TR_OUT, "measures.tif"),
+            raster=P("treatment_measures_raster"),
         params:
             measures=TR["measures"],
         log:
@@ -47,17 +47,15 @@ if TR_ON:
         input:
             measures=TR_MEASURES,
             targets=TR_TARGETS or [],
-            townships=os.path.join(RES, "townships.gpkg"),
-            aoi=os.path.join(RES, "aoi.gpkg"),
+            townships=P("townships"),
+            aoi=P("aoi"),
             summaries=lambda w: [
-                os.path.join(OUT, str(y), "tables", "summary.json").format(aoi=w.aoi)
-                for y in YEARS
-                if y <= int(w.year)
+                P("summary", aoi=w.aoi, year=y) for y in YEARS if y <= int(w.year)
             ],
         output:
-            achieved=os.path.join(TR_OUT, "achieved.csv"),
-            progress=os.path.join(TR_OUT, "progress.csv"),
-            json=os.path.join(TR_OUT, "progress.json"),
+            achieved=P("treatment_achieved"),
+            progress=P("treatment_progress"),
+            json=P("treatment_progress_json"),
         params:
             summary_years=lambda w: [y for y in YEARS if y <= int(w.year)],
             settings={k: TR[k] for k in ("baseline_year", "period_end", "measures", "targets")},
@@ -72,17 +70,17 @@ if TR_ON:
 
         rule treatment_projects:
             input:
-                soil_loss_before=os.path.join(OUT, str(TR_BEFORE), "soil_loss.tif"),
-                soil_loss_after=os.path.join(OUT, "{year}", "soil_loss.tif"),
-                intensity_before=os.path.join(OUT, str(TR_BEFORE), "intensity.tif"),
-                intensity_after=os.path.join(OUT, "{year}", "intensity.tif"),
-                slope=os.path.join(OUT, "common", "factors", "slope_deg.tif"),
-                landcover_before=os.path.join(RES, f"landcover_{TR_BEFORE}.tif"),
+                soil_loss_before=P("soil_loss", year=TR_BEFORE),
+                soil_loss_after=P("soil_loss"),
+                intensity_before=P("intensity", year=TR_BEFORE),
+                intensity_after=P("intensity"),
+                slope=LAYOUT.factor("slope_deg"),
+                landcover_before=P("landcover", year=TR_BEFORE),
                 measures=TR_MEASURES,
                 projects=TR_PROJECTS,
             output:
-                csv=os.path.join(TR_OUT, "projects.csv"),
-                json=os.path.join(TR_OUT, "evaluation.json"),
+                csv=P("treatment_projects"),
+                json=P("treatment_evaluation"),
             params:
                 before_year=TR_BEFORE,
                 settings={k: TR[k] for k in ("baseline_year", "projects", "measures", "evaluation")},
@@ -97,16 +95,16 @@ if TR_ON:
     rule treatment_parcels:
         input:
             parcels=TR_PARCELS or [],
-            soil_loss=os.path.join(OUT, "{year}", "soil_loss.tif"),
-            intensity=os.path.join(OUT, "{year}", "intensity.tif"),
-            slope=os.path.join(OUT, "common", "factors", "slope_deg.tif"),
-            landcover=os.path.join(RES, "landcover_{year}.tif"),
-            measures_raster=os.path.join(TR_OUT, "measures.tif"),
-            townships=os.path.join(RES, "townships.gpkg"),
+            soil_loss=P("soil_loss"),
+            intensity=P("intensity"),
+            slope=LAYOUT.factor("slope_deg"),
+            landcover=P("landcover"),
+            measures_raster=P("treatment_measures_raster"),
+            townships=P("townships"),
         output:
-            gpkg=os.path.join(TR_OUT, "parcels.gpkg"),
-            xlsx=os.path.join(TR_OUT, "parcels.xlsx"),
-            top=os.path.join(TR_OUT, "parcels_top.csv"),
+            gpkg=P("treatment_parcels"),
+            xlsx=P("treatment_parcels_xlsx"),
+            top=P("treatment_parcels_top"),
         params:
             settings={k: TR[k] for k in ("parcels", "parcels_top_n", "treated_share_max")},
         log:
@@ -118,23 +116,23 @@ if TR_ON:
 
     rule treatment_report:
         input:
-            progress=os.path.join(TR_OUT, "progress.json"),
-            achieved=os.path.join(TR_OUT, "achieved.csv"),
+            progress=P("treatment_progress_json"),
+            achieved=P("treatment_achieved"),
             evaluation=lambda w: (
-                os.path.join(TR_OUT, "evaluation.json").format(**w)
+                P("treatment_evaluation", aoi=w.aoi, year=w.year)
                 if TR_PROJECTS and int(w.year) > TR_BEFORE
                 else []
             ),
-            parcels=os.path.join(TR_OUT, "parcels.gpkg"),
-            top=os.path.join(TR_OUT, "parcels_top.csv"),
-            zones=os.path.join(OUT, "{year}", "tables", "zones_township.csv"),
-            townships=os.path.join(RES, "townships.gpkg"),
+            parcels=P("treatment_parcels"),
+            top=P("treatment_parcels_top"),
+            zones=P("zones_township"),
+            townships=P("townships"),
         output:
-            zh=os.path.join(TR_OUT, "bulletin_treatment_zh.md"),
-            en=os.path.join(TR_OUT, "bulletin_treatment_en.md"),
-            key=os.path.join(TR_OUT, "key_townships.csv"),
-            chart=os.path.join(TR_OUT, "progress.png"),
-            map=os.path.join(TR_OUT, "parcels_top.png"),
+            zh=P("treatment_bulletin", lang="zh"),
+            en=P("treatment_bulletin", lang="en"),
+            key=P("treatment_key_townships"),
+            chart=P("treatment_chart"),
+            map=P("treatment_map"),
         log:
             os.path.join(LOGS, "{year}", "treatment_report.log"),
         conda:

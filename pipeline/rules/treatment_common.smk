@@ -6,15 +6,14 @@ TR_DEMO = bool(TR["demo"])
 if TR_DEMO and config["source"]["kind"] != "demo":
     raise ConfigError("config key 'treatment.demo': true needs source.kind demo")
 TR_ON = TR_DEMO or TR["measures"] is not None
-TR_RES = os.path.join(RES, "treatment")
-TR_OUT = os.path.join(OUT, "{year}", "treatment")
 TR_BEFORE = TR["baseline_year"] if TR["baseline_year"] in YEARS else YEARS[0]
 
 
 def _tr_path(kind, key):
     if TR_DEMO:
-        return os.path.join(TR_RES, {"measures": "measures.gpkg", "projects": "projects.gpkg",
-                                     "targets": "targets.csv", "parcels": "parcels.gpkg"}[kind])
+        name = {"measures": "measures.gpkg", "projects": "projects.gpkg",
+                "targets": "targets.csv", "parcels": "parcels.gpkg"}[kind]
+        return P("treatment_demo_input", name=name)
     section = TR[kind]
     return section[key] if section else None
 
@@ -33,18 +32,35 @@ def treatment_measures_input(wildcards):
     """Input of the P / E,T rules: the year's measures raster when the hook is on, else none."""
     if not TR_HOOK:
         return {}
-    return {"measures": os.path.join(TR_OUT, "measures.tif").format(**wildcards)}
+    return {"measures": P("treatment_measures_raster", aoi=wildcards.aoi, year=wildcards.year)}
+
+
+def treatment_report_inputs(wildcards):
+    """Inputs of the report rule: the year's treatment paragraph (zh, en), chart and map when
+    treatment is configured, else none (report_inputs in common.smk)."""
+    if not TR_ON:
+        return {}
+    w = dict(aoi=wildcards.aoi, year=wildcards.year)
+    return {
+        "treatment_bulletin_zh": P("treatment_bulletin", lang="zh", **w),
+        "treatment_bulletin_en": P("treatment_bulletin", lang="en", **w),
+        "treatment_chart": P("treatment_chart", **w),
+        "treatment_map": P("treatment_map", **w),
+    }
 
 
 def treatment_targets():
     if not TR_ON:
         return []
-    return expand(
-        os.path.join(TR_OUT, "{name}"),
-        aoi=AOI,
-        year=YEARS,
-        name=["bulletin_treatment_zh.md", "bulletin_treatment_en.md", "parcels.xlsx"],
-    )
+    return [
+        P(key, aoi=AOI, year=year, **extra)
+        for year in YEARS
+        for key, extra in (
+            ("treatment_bulletin", {"lang": "zh"}),
+            ("treatment_bulletin", {"lang": "en"}),
+            ("treatment_parcels_xlsx", {}),
+        )
+    ]
 
 
 # rule all asks for these too (without editing the Snakefile's rule all)
