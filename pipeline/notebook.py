@@ -230,6 +230,26 @@ class WorkflowRun:
             paths[key] = str(self.path(key, year=int(year)))
         return paths
 
+    @property
+    def chunks(self) -> dict:
+        """Dask chunks of the run's rasters (``compute.chunk_size``), as the stages use."""
+        from pipeline.stages.common import chunks_2d
+
+        return chunks_2d(self.config["compute"])
+
+    def feature_layers(self, year: int) -> dict:
+        """The ML feature layers of ``year``, opened as the ``ml`` rule opens them."""
+        from pipeline.stages.ml import feature_layers
+
+        return feature_layers(self.ml_inputs(year), self.chunks)
+
+    def aoi_mask(self, template: xr.DataArray) -> xr.DataArray:
+        """True inside the AOI (pixel centres) on ``template``'s grid, as the stages mask."""
+        from pipeline.layout import read_aoi
+        from pipeline.stages.common import aoi_mask
+
+        return aoi_mask(read_aoi(self.path("aoi"), template.rio.crs).geometry, template)
+
     def summary(self, year: int) -> dict:
         """The workflow's headline numbers for ``year`` (tables/summary.json)."""
         from pipeline.layout import read_json
@@ -244,13 +264,9 @@ class WorkflowRun:
 
     def all_targets(self) -> list[Path]:
         """The files of ``rule all`` (reports, bulletins, change summaries)."""
-        out = [
-            self.year_dir(y) / name
-            for y in self.years
-            for name in ("report.html", "bulletin_zh.md", "bulletin_en.md")
-        ]
+        out = self.report_targets(self.years)
         out += [
-            self.results / f"change_{y0}_{y1}" / "change_summary.json"
+            self.path("change_summary", y0=y0, y1=y1)
             for y0, y1 in zip(self.years[:-1], self.years[1:], strict=False)
         ]
         return out
@@ -258,14 +274,14 @@ class WorkflowRun:
     def report_targets(self, years: Sequence[int] | None = None) -> list[Path]:
         """Report, bulletins (and so ML and change) of ``years`` (default: the last year)."""
         return [
-            self.year_dir(y) / name
+            self.path(key, year=y)
             for y in (years or self.years[-1:])
-            for name in ("report.html", "bulletin_zh.md", "bulletin_en.md")
+            for key in ("report_html", "bulletin_zh", "bulletin_en")
         ]
 
     def statistics_targets(self, years: Sequence[int] | None = None) -> list[Path]:
         """Soil loss, classes and class tables only (no ML, no report): a quicker run."""
-        return [self.year_dir(y) / "tables" / "summary.json" for y in (years or self.years)]
+        return [self.path("summary", year=y) for y in (years or self.years)]
 
 
 def ensure_results(
@@ -442,11 +458,11 @@ def soil_loss_variant(
         If an override is outside the sections a variant can change (e.g. ``model``), or
         invalid for the schema.
     """
-    from pipeline import stats
-    from pipeline.io import open_raster
+    from pipeline.layout import FILES, read_json, read_table
     from pipeline.stages import factors as stage
     from pipeline.stages.common import dask_scheduler
     from pipeline.stages.soil_loss import make_soil_loss
+    from pipeline.stages.statistics import make_statistics
 
     overrides = dict(overrides)
     sections = {key.split(".")[0] for key in overrides}
@@ -464,35 +480,42 @@ def soil_loss_variant(
     name = name or _slug(overrides)
     out = Path(out_dir) / _slug(overrides) / str(int(year))
     out.mkdir(parents=True, exist_ok=True)
-    res = run.resources
+    y = int(year)
+
+    def here(key: str) -> Path:  # a contract file's name, in this variant's folder
+        return out / Path(FILES[key].pattern).name
+
     factors = dict(run.factor_paths(year))
-    shares = run.year_dir(year) / "factors" / "R_halfmonth_share.csv"
-    landcover_path = res / f"landcover_{int(year)}.tif"
+    shares = run.path("r_shares", year=y)
+    landcover_path = run.path("landcover", year=y)
     rerun: list[str] = []
 
+    # Each call below is the one of the rule's script in pipeline/scripts/ (same arguments).
     with dask_scheduler(compute):
         if "rainfall" in sections:
-            factors["R"] = out / "R.tif"
-            shares = out / "R_halfmonth_share.csv"
+            factors["R"] = here("factor_R")
+            shares = here("r_shares")
             stage.make_r(
-                rain_path=res / "rain_daily.nc",
-                dem_path=res / "dem.tif",
-                year=int(year),
+                rain_path=run.path("rain"),
+                dem_path=run.path("dem"),
+                year=y,
                 out_r=factors["R"],
                 out_shares=shares,
-                out_halfmonth=out / "R_halfmonth.nc",
+                out_halfmonth=here("r_halfmonth"),
                 rainfall=cfg["rainfall"],
                 compute=compute,
             )
             rerun.append("factor_r")
         if "soil" in sections:
-            factors["K"] = out / "K.tif"
-            stage.make_k(soil_path=res / "soil.tif", out_k=factors["K"], soil=cfg["soil"])
+            factors["K"] = here("factor_K")
+            stage.make_k(
+                soil_path=run.path("soil"), out_k=factors["K"], soil=cfg["soil"], compute=compute
+            )
             rerun.append("factor_k")
         if "terrain" in sections:
-            paths = {n: out / f"{n}.tif" for n in ("slope_deg", "L", "S", "LS")}
+            paths = {n: here(f"factor_{n}") for n in ("slope_deg", "L", "S", "LS")}
             stage.make_terrain(
-                dem_path=res / "dem.tif",
+                dem_path=run.path("dem"),
                 out_slope=paths["slope_deg"],
                 out_l=paths["L"],
                 out_s=paths["S"],
@@ -504,29 +527,52 @@ def soil_loss_variant(
             rerun.append("terrain")
         if "cover" in sections or "rainfall" in sections:
             what = "C" if model == "rusle" else "B"
-            factors[what] = out / f"{what}.tif"
+            factors[what] = here(f"factor_{what}")
+            endmembers = None
+            if cfg["cover"]["method"] == "cai2000":  # pooled end-members (rule fvc_endmembers)
+                endmembers = run.path("fvc_endmembers")
+                if "cover" in sections:
+                    from pipeline.stages.endmembers import make_fvc_endmembers
+
+                    endmembers = here("fvc_endmembers")
+                    make_fvc_endmembers(
+                        ndvi_paths=[run.path("ndvi", year=v) for v in run.years],
+                        landcover_paths=[run.path("landcover", year=v) for v in run.years],
+                        aoi_path=run.path("aoi"),
+                        out_json=endmembers,
+                        cover=cfg["cover"],
+                        compute=compute,
+                    )
+                    rerun.append("fvc_endmembers")
             stage.make_c(
-                ndvi_path=res / f"ndvi_{int(year)}.tif",
+                ndvi_path=None if cfg["cover"]["method"] == "table" else run.path("ndvi", year=y),
                 landcover_path=landcover_path,
                 shares_path=shares,
                 out_c=factors[what],
                 cover=cfg["cover"],
                 what=what,
                 compute=compute,
+                endmembers_path=endmembers,
             )
             rerun.append("factor_cover")
         if "support" in sections and model == "rusle":
-            factors["P"] = out / "P.tif"
+            factors["P"] = here("factor_P")
+            tr = cfg["treatment"]  # the #15 hook of rule factor_p (treatment_common.smk)
+            hook = (tr["demo"] or tr["measures"] is not None) and tr["measure_factors"]["p_table"]
             stage.make_p(
                 landcover_path=landcover_path,
                 out_p=factors["P"],
                 support=cfg["support"],
+                measures_path=run.path("treatment_measures_raster", year=y) if hook else None,
+                measure_factors=tr["measure_factors"] if hook else None,
                 compute=compute,
             )
             rerun.append("factor_p")
         if "csle" in sections and model == "csle":
-            factors["E"], factors["T"] = out / "E.tif", out / "T.tif"
-            stage.make_e_t(
+            from pipeline.stages.csle import make_e_t_layers
+
+            factors["E"], factors["T"] = here("factor_E"), here("factor_T")
+            make_e_t_layers(
                 landcover_path=landcover_path,
                 out_e=factors["E"],
                 out_t=factors["T"],
@@ -534,25 +580,37 @@ def soil_loss_variant(
                 compute=compute,
             )
             rerun.append("factor_e_t")
-        soil_loss_path, intensity_path = out / "soil_loss.tif", out / "intensity.tif"
+        soil_loss_path, intensity_path = here("soil_loss"), here("intensity")
         make_soil_loss(
             factors={k: str(v) for k, v in factors.items()},
             landcover_path=landcover_path,
-            aoi_path=res / "aoi.gpkg",
+            aoi_path=run.path("aoi"),
             out_soil_loss=soil_loss_path,
             out_intensity=intensity_path,
             model=model,
             classification=cfg["classification"],
+            class_colours=cfg["report"]["class_colours"],
             compute=compute,
         )
         rerun.append("soil_loss")
-        # as make_statistics (rule statistics)
-        from pipeline.stages.common import chunks_2d
-
-        intensity = open_raster(intensity_path, chunks=chunks_2d(compute))
-        table = stats.class_area_table(intensity, stats.pixel_area_ha(intensity))
-        summary = stats.summarize(table)
-        summary["year"] = int(year)
+        # the statistics rule's own stage (true AOI area, unassessed-area check, district
+        # class), not a copy of it: the variant's summary is what the workflow would write
+        out_classes, out_summary = here("class_areas"), here("summary")
+        make_statistics(
+            intensity_path=intensity_path,
+            soil_loss_path=soil_loss_path,
+            aoi_path=run.path("aoi"),
+            factor_paths={k: str(v) for k, v in factors.items()},
+            statistics=cfg["statistics"],
+            classification=cfg["classification"],
+            zone_paths={},
+            year=int(year),
+            out_classes=out_classes,
+            out_summary=out_summary,
+            out_zones={},
+            compute=compute,
+        )
+        table, summary = read_table(out_classes), read_json(out_summary)
     return Variant(
         name=name,
         overrides=overrides,

@@ -74,6 +74,37 @@ def test_notebook_says_what_and_how_long_and_ends_with_a_figure(path):
     assert "plt.show()" in last_code.source and "plt.subplots" in last_code.source
 
 
+def _imported_modules(source: str) -> set[str]:
+    import ast
+
+    lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    names = set()
+    for node in ast.walk(ast.parse("\n".join(lines))):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_imports_science_not_the_stages(path):
+    """A notebook calls the science functions the workflow calls (pipeline.factors, .ml,
+    .stats, .classify) and the thin pipeline.notebook helper, never pipeline.stages."""
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    stages = sorted(
+        m for m in _imported_modules(code) if m.split(".")[:2] == ["pipeline", "stages"]
+    )
+    assert not stages, f"{path.name} imports {stages}"
+
+
+def test_the_import_check_sees_a_stage_import():
+    assert "pipeline.stages.factors" in _imported_modules(
+        "from pipeline.stages.factors import make_k"
+    )
+
+
 def test_strip_outputs_removes_outputs_and_counts(tmp_path):
     nb = v4.new_notebook()
     cell = v4.new_code_cell("1 + 1")
