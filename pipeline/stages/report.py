@@ -13,6 +13,11 @@ import pandas as pd
 from pipeline import layout
 from pipeline.io import open_raster, write_text
 from pipeline.report.sediment import sediment_sections
+from pipeline.report.treatment_sections import (
+    append_treatment_paragraph,
+    treatment_figures,
+    treatment_sections,
+)
 from pipeline.stages.common import chunks_2d
 from pipeline.stages.statistics import read_change
 
@@ -144,6 +149,7 @@ def _html_figures(inputs: Mapping[str, str], fig: Mapping[str, str]) -> dict:
     if "sediment_chart" in inputs:
         figures["sediment"] = (inputs["sediment_chart"], "泥沙：模型与实测 sediment vs gauge")
     figures.update({k: fig[k] for k in fig if k.startswith("factor_")})
+    figures.update(treatment_figures(inputs))
     return figures
 
 
@@ -223,6 +229,7 @@ def make_report(
 
             dist = _read_json(inputs["disturbance_summary"])
             text += "\n" + disturbance_paragraph(dist, lang=lang, district_name=names[lang]) + "\n"
+        text = append_treatment_paragraph(text, inputs, lang=lang)  # issue #15
         write_text(text, outputs[f"bulletin_{lang}"])
     tables.write_tables(
         outputs["tables"],
@@ -259,6 +266,7 @@ def make_report(
         change=u_change,
         figures=_html_figures(inputs, fig),
         extra_sections=sediment_sections(inputs)
+        + treatment_sections(inputs, lang=lang)
         + ml_sections(inputs)
         + handover.html_sections(extra, units)
         + provenance.appendix_sections(app),
