@@ -63,6 +63,10 @@ FILES: dict[str, ContractFile] = dict(
            "io.open_raster", "layout.write_dem", "elevation on the grid"),
         _f("landcover", RESOURCES, "landcover_{year}.tif", "COG uint8 Shuibao codes, nodata 255",
            "io.open_raster", "layout.write_landcover", "land cover (pipeline/landcover.py)"),
+        _f("landcover_codes", RESOURCES, "landcover_codes_{year}.tif",
+           "COG int32 the user's own land-cover codes, nodata −2147483648",
+           "io.open_raster", "layout.write_landcover_codes",
+           "original codes for a biophysical table (optional)"),
         _f("ndvi", RESOURCES, "ndvi_{year}.tif",
            "COG int16 NDVI×10⁴, 24 bands P01–P24, scale 1e-4, nodata −32768",
            "layout.read_ndvi", "layout.write_ndvi", "half-month NDVI (optional)"),
@@ -505,6 +509,23 @@ def write_landcover(codes: xr.DataArray, out_path, *, grid=None, tags=None) -> P
     out = da.copy(data=values.astype("uint8"))
     out.attrs = {"units": "class"}
     return write_cog(out, out_path, nodata=landcover.NODATA, dtype="uint8", tags=tags)
+
+
+LANDCOVER_CODES_NODATA = -2147483648
+
+
+def write_landcover_codes(codes: xr.DataArray, out_path, *, grid=None, tags=None) -> Path:
+    """Write ``landcover_codes_{year}.tif``: the source's own class codes (int32) on the grid,
+    nodata −2147483648 — what a biophysical table (``lucode``) keys C and P by."""
+    da = _check_on_grid(codes, grid, "landcover_codes")
+    nodata = da.rio.nodata
+    values = np.asarray(da.values)
+    mask = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, bool)
+    if nodata is not None:
+        mask |= values == nodata
+    out = da.copy(data=np.where(mask, LANDCOVER_CODES_NODATA, values).astype("int32"))
+    out.attrs = {"units": "class"}
+    return write_cog(out, out_path, nodata=LANDCOVER_CODES_NODATA, dtype="int32", tags=tags)
 
 
 def write_ndvi(ndvi: xr.DataArray, out_path, *, grid=None, tags=None, encoded=False) -> Path:

@@ -65,6 +65,9 @@ rule factor_cover:
         ndvi=[] if config["cover"]["method"] == "table" else P("ndvi"),
         landcover=P("landcover"),
         shares=P("r_shares"),
+        # source.local.landcover.biophysical_table: the user's codes and the table (or none)
+        codes=P("landcover_codes") if BIOPHYSICAL else [],
+        biophysical=BIOPHYSICAL or [],
         # one pair of NDVI end-members for the whole assessment (rules/endmembers.smk)
         endmembers=[] if config["cover"]["method"] != "cai2000" else FVC_ENDMEMBERS,
     output:
@@ -88,6 +91,8 @@ if MODEL == "rusle":
         input:
             unpack(treatment_measures_input),  # #15 hook: {} unless measure_factors.p_table
             landcover=P("landcover"),
+            codes=P("landcover_codes") if BIOPHYSICAL else [],
+            biophysical=BIOPHYSICAL or [],
         output:
             p=P("factor_P"),
         params:

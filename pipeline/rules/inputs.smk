@@ -1,4 +1,7 @@
 # Inputs contract (pipeline/layout.py, docs/contract.md): the same files from every source.
+from pipeline.stages.biophysical import biophysical_table_path
+
+BIOPHYSICAL = biophysical_table_path(config)  # the user's own land-cover codes key C and P
 
 
 rule inputs:
@@ -13,6 +16,9 @@ rule inputs:
         landcover=expand(P("landcover"), year=YEARS, allow_missing=True),
         ndvi=expand(P("ndvi"), year=YEARS, allow_missing=True)
         if INPUTS_AVAILABLE["ndvi"]
+        else [],
+        landcover_codes=expand(P("landcover_codes"), year=YEARS, allow_missing=True)
+        if BIOPHYSICAL
         else [],
         survey=expand(P("survey"), year=YEARS, allow_missing=True)
         if INPUTS_AVAILABLE["survey"]

@@ -13,5 +13,7 @@ run_from_snakemake(
     cover=smk.params.cover,
     what=smk.params.what,
     compute=smk.config["compute"],
+    biophysical_table=smk.input.biophysical or None,  # source.local.landcover.biophysical_table
+    landcover_codes_path=smk.input.codes or None,
     endmembers_path=smk.input.endmembers or None,
 )

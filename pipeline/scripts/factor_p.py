@@ -12,4 +12,6 @@ run_from_snakemake(
     measures_path=smk.input.get("measures"),  # treatment (#15) hook, None when off
     measure_factors=smk.params.get("measure_factors"),
     compute=smk.config["compute"],
+    biophysical_table=smk.input.biophysical or None,  # source.local.landcover.biophysical_table
+    landcover_codes_path=smk.input.codes or None,
 )

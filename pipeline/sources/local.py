@@ -1204,6 +1204,17 @@ def prepare_inputs(
                     nodata=lc.get("nodata"),
                     fill_mask=inside,
                 )
+                if lc.get("biophysical_table"):  # the file's own codes too (local_codes.py)
+                    from pipeline.sources.local_codes import write_local_landcover_codes
+
+                    written[f"landcover_codes_{year}"] = write_local_landcover_codes(
+                        resolve_path(lc["path"], year=year, key="source.local.landcover.path"),
+                        grid,
+                        out_dir / f"landcover_codes_{year}.tif",
+                        band=lc.get("band"),
+                        nodata=lc.get("nodata"),
+                        fill_mask=inside,
+                    )
     if "ndvi" in names and local_cfg.get("ndvi"):
         ndvi = local_cfg["ndvi"]
         for year in years:

@@ -245,9 +245,18 @@ def make_c(
     what: str = "C",
     compute: Mapping | None = None,
     endmembers_path=None,
+    biophysical_table=None,
+    landcover_codes_path=None,
 ) -> None:
     # cover.method table needs no NDVI (the rule then passes no NDVI file)
     method = with_defaults("cover", cover)["method"]
+    if biophysical_table:
+        # every code of the raster has a usle_c row (checked below), so a class without a
+        # cover.table value is overridden wherever the code raster is valid; C = 1 (bare
+        # soil, the conservative bound) is left only where the majority vote of the codes
+        # fell to nodata at the AOI edge but the recoded classes' did not
+        table = with_defaults("cover", cover).get("table") or {}
+        cover = {**cover, "table": {**dict.fromkeys(landcover.CODE_BY_KEY, 1.0), **table}}
     ndvi = None if method == "table" else _ndvi_periods(ndvi_path, compute)
     lc = open_raster(landcover_path, chunks=chunks_2d(compute))
     em = None
@@ -262,6 +271,13 @@ def make_c(
     out = cover_factor(
         ndvi=ndvi, lc=lc, shares=_shares(shares_path), cover=cover, what=what, endmembers=em
     )
+    if biophysical_table:  # the user's own codes → usle_c (pipeline/stages/biophysical.py)
+        from pipeline.stages.biophysical import apply_biophysical
+
+        out = apply_biophysical(
+            out, what=what, table_path=biophysical_table, codes_path=landcover_codes_path
+        )
+        tags["biophysical_table"] = str(biophysical_table)
     out = out.rio.write_crs(lc.rio.crs).rio.write_transform(lc.rio.transform())
     write_cog(out.astype("float32"), out_c, tags=tags)
 
@@ -275,12 +291,21 @@ def make_p(
     compute: Mapping | None = None,
     measures_path=None,
     measure_factors: Mapping | None = None,
+    biophysical_table=None,
+    landcover_codes_path=None,
 ) -> None:
     from pipeline.factors import support as sp
 
     lc = open_raster(landcover_path, chunks=chunks_2d(compute))
     table = with_defaults("support", support)["table"]
     p = sp.p_from_table(lc, table_by_code(table, key="support.table"))
+    if biophysical_table:  # the user's own codes → usle_p, then the #15 measures hook
+        from pipeline.stages.biophysical import apply_biophysical
+
+        p = apply_biophysical(
+            p, what="P", table_path=biophysical_table, codes_path=landcover_codes_path
+        )
+        support = {**support, "biophysical_table": str(biophysical_table)}
     if measures_path:  # treatment (#15): measures completed <= year set P where tabled
         from pipeline.stages.treatment import apply_measures_to_factor
 
