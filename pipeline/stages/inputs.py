@@ -15,6 +15,7 @@ NDVI) stops the run before any job, naming the key.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -116,6 +117,17 @@ def check_source_config(config: Mapping) -> dict[str, bool]:
                 f"config key 'source.local.{name}' is not set, but {name} is taken from local "
                 f"files; give its file(s) or choose another source in source.inputs.{name}"
             )
+    if "demo" in plan.values() or source.get("kind", "demo") == "demo":
+        years = sorted(int(y) for y in config.get("years") or [])
+        demo = source.get("demo") or {}
+        last = demo_rain_last_year(source, years) if years else None
+        first = last - int(demo.get("rain_record_years") or 10) + 1 if last else None
+        if years and (years[0] < first or years[-1] > last):
+            raise ConfigError(
+                f"config keys 'source.demo.rain_last_year' ({last}) and "
+                f"'source.demo.rain_record_years': the synthetic rain record {first}–{last} "
+                f"does not cover the years {years}; widen it"
+            )
     have = available_inputs(source)
     method = (config.get("cover") or {}).get("method", "cai2000")
     if not have["ndvi"] and method != "table":
@@ -134,7 +146,295 @@ def check_source_config(config: Mapping) -> dict[str, bool]:
     return have
 
 
+def stale_outputs_message(workdir: str | Path = ".") -> str:
+    """The outputs in ``workdir`` made by another Shuibao version or other code (one line
+    each), or ``""``: see :func:`pipeline.codehash.stale_outputs`."""
+    import pipeline
+    from pipeline import codehash
+
+    return codehash.describe_stale(
+        codehash.stale_outputs(version=pipeline.__version__, workdir=workdir)
+    )
+
+
+# ------------------------------------------------------------------------ parts
+#: The inputs jobs (pipeline/rules/inputs.smk), so that a change reruns only what depends
+#: on it: the analysis grid and AOI, each year-independent input (DEM, soil, zones), the
+#: rainfall record (R of every year depends on the whole record) and one job per year
+#: (land cover, NDVI, survey points).
+PARTS = ("grid", "dem", "soil", "zones", "rain", "year")
+PART_INPUTS: dict[str, tuple[str, ...]] = {
+    "grid": (),
+    "dem": ("dem",),
+    "soil": ("soil",),
+    "zones": ("zones",),
+    "rain": ("rain",),
+    "year": ("landcover", "ndvi", "survey"),
+}
+#: Contract files the demo generator writes for each part (``{year}`` filled in).
+_DEMO_FILES = {
+    "grid": ("grid", "aoi"),
+    "dem": ("dem",),
+    "soil": ("soil",),
+    "zones": ("townships", "watersheds"),
+    "rain": ("rain_daily",),
+    "year": ("landcover_{year}", "ndvi_{year}", "survey_{year}"),
+}
+#: ``source.local`` keys each part reads.
+_LOCAL_KEYS = {
+    "grid": ("aoi", "aoi_layer", "aoi_name", "aoi_name_en", "resolution_m", "grid_crs"),
+    "dem": ("dem",),
+    "soil": ("soil",),
+    "zones": ("townships", "watersheds"),
+    "rain": ("rain",),
+    "year": ("landcover", "ndvi", "survey"),
+}
+
+
+def demo_rain_last_year(source: Mapping, years: Sequence[int]) -> int:
+    """The last year of the synthetic rain record: ``source.demo.rain_last_year`` or,
+    when null, the last assessment year (then adding a year changes the record)."""
+    last = (source.get("demo") or {}).get("rain_last_year")
+    return int(last) if last is not None else max(int(y) for y in years)
+
+
+def _demo_params(source: Mapping, years: Sequence[int]) -> dict:
+    params = {k: v for k, v in dict(source.get("demo") or {}).items() if v is not None}
+    params["rain_last_year"] = demo_rain_last_year(source, years)
+    return params
+
+
+def _years_upto(years: Sequence[int], year: int | None) -> list[int]:
+    years = sorted(int(y) for y in years)
+    return years if year is None else [y for y in years if y <= int(year)]
+
+
+def request(source: Mapping, part: str, *, years: Sequence[int], year: int | None = None) -> dict:
+    """What the inputs job ``part`` (``year``) is asked to produce, as plain data.
+
+    The workflow passes it as the job's ``params``, so Snakemake reruns the job (and
+    only its dependants) when the request changes: a source, a local path, an Earth
+    Engine or STAC setting, or, for the demo, the seed, the size or the years whose
+    land-cover history a year builds on. Local files themselves are declared as the
+    job's inputs (:func:`local_files`), so replacing one reruns what depends on it.
+
+    Examples
+    --------
+    >>> r = request({"kind": "demo", "demo": {"seed": 1}}, "year", years=[2023, 2024], year=2023)
+    >>> r["history"], r["demo"]["rain_last_year"]
+    ([2023], 2024)
+    """
+    if part not in PARTS:
+        raise ValueError(f"unknown inputs part {part!r}; expected one of {PARTS}")
+    kind = source.get("kind", "demo")
+    plan = resolve_inputs(source)
+    names = [n for n in PART_INPUTS[part] if n in plan]
+    used = {plan[n] for n in names} | ({"local"} if kind != "demo" else {"demo"})
+    local_keys = _LOCAL_KEYS[part]
+    local_cfg = source.get("local") or {}
+    out: dict = {"kind": kind, "part": part, "inputs": {n: plan[n] for n in names}}
+    if "local" in used or kind != "demo":
+        out["local"] = {k: local_cfg.get(k) for k in local_keys if local_cfg.get(k) is not None}
+    if "demo" in used:
+        out["demo"] = _demo_params(source, years)
+    for remote in ("stac", "earthengine"):
+        if remote in used:
+            out[remote] = source.get(remote)
+    if part == "year":
+        out["year"] = int(year)
+        # the demo's land cover of a year applies the changes of every earlier year
+        out["history"] = _years_upto(years, year) if "demo" in used else [int(year)]
+    elif part == "rain" and used & {"earthengine", "stac"}:
+        out["years"] = sorted(int(y) for y in years)  # the record window follows the years
+    elif part == "soil" and "demo" in used:
+        out["first_year"] = min(int(y) for y in years)  # demo soil follows its land cover
+    return out
+
+
+def _resolve(path, year=None) -> str:
+    text = str(path)
+    if "{year}" in text and year is not None:
+        text = text.replace("{year}", str(int(year)))
+    return os.path.expanduser(text)
+
+
+_SIDECARS = (".dbf", ".shx", ".prj", ".cpg", ".qmd")
+
+
+def local_files(source: Mapping, part: str, *, year: int | None = None) -> list[str]:
+    """The user's local files that the inputs job ``part`` (``year``) reads.
+
+    Declared as the job's Snakemake inputs, so replacing one in place reruns exactly
+    that job and its dependants. A shapefile brings its sidecar files.
+
+    Examples
+    --------
+    >>> cfg = {"kind": "local", "local": {"aoi": "a.gpkg", "dem": {"path": "d.tif"},
+    ...     "landcover": {"path": "lc_{year}.tif"}}}
+    >>> local_files(cfg, "year", year=2020), local_files(cfg, "grid")
+    (['lc_2020.tif'], ['a.gpkg'])
+    """
+    kind = source.get("kind", "demo")
+    plan = resolve_inputs(source)
+    cfg = source.get("local") or {}
+    files: list[str] = []
+
+    def add(path):
+        if path:
+            files.append(_resolve(path, year))
+
+    def section(name):
+        return cfg.get(name) or {}
+
+    local_here = [n for n in PART_INPUTS[part] if plan.get(n) == "local"]
+    if part == "grid" and kind != "demo":
+        add(cfg.get("aoi"))
+    for name in local_here:
+        if name == "dem":
+            add(section("dem").get("path"))
+        elif name == "soil":
+            soil = section("soil")
+            for p in (soil.get("rasters") or {}).values():
+                add(p)
+            add(soil.get("classes"))
+            add(soil.get("lookup"))
+        elif name == "zones":
+            for layer in ("townships", "watersheds"):
+                add(section(layer).get("path"))
+        elif name == "rain":
+            add(section("rain").get("gauge_csv"))
+        elif name == "landcover":
+            add(section("landcover").get("path"))
+        elif name == "ndvi":
+            ndvi = section("ndvi")
+            add(ndvi.get("path"))
+            for p in ndvi.get("periods") or ():
+                add(p)
+        elif name == "survey":
+            add(section("survey").get("path"))
+    out: list[str] = []
+    for f in files:
+        out.append(f)
+        if f.lower().endswith(".shp"):
+            stem = os.path.splitext(f)[0]
+            out += [stem + ext for ext in _SIDECARS if os.path.exists(stem + ext)]
+    return list(dict.fromkeys(out))
+
+
+def check_local_files(config: Mapping, years: Sequence[int]) -> None:
+    """Parse-time check that every local file the config names exists.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, saying that relative paths are relative to the working
+        directory (and which one that is).
+    """
+    source = config.get("source") or {}
+    for part in PARTS:
+        for year in years if part == "year" else [None]:
+            for f in local_files(source, part, year=year):
+                if not os.path.exists(f):
+                    where = (
+                        ""
+                        if os.path.isabs(f)
+                        else f" (relative paths are relative to the working directory, {os.getcwd()})"
+                    )
+                    raise ConfigError(f"config key 'source.local': file not found: {f}{where}")
+
+
 # ------------------------------------------------------------------------ stage
+def _prepare_part(
+    out_dir: Path, source: Mapping, part: str, *, years: Sequence[int], year: int | None
+) -> None:
+    kind = source.get("kind", "demo")
+    plan = resolve_inputs(source)
+    history = _years_upto(years, year)
+    if kind == "demo":
+        from pipeline.sources.demo import generate_demo
+
+        params = _demo_params(source, years)
+        write = {k.format(year=year) for k in _DEMO_FILES[part]}
+        gen_years = history if part in ("rain", "year") else history[:1]
+        write = {k for k in write if plan.get(_input_of(k), "demo") == "demo"}
+        log.info("synthetic demo district, %s part %s: %s", part, year or "", sorted(write))
+        generate_demo(out_dir, years=tuple(gen_years), progress=True, write=write, **params)
+    elif part == "grid":
+        from pipeline.sources import local
+
+        local.prepare_grid(out_dir, source.get("local") or {})
+    by_source: dict[str, list[str]] = {}
+    for name in PART_INPUTS[part]:
+        src = plan[name]
+        if src != "demo" or kind != "demo":
+            by_source.setdefault(src, []).append(name)
+    part_years = {"rain": sorted(int(y) for y in years), "year": [int(year or 0)]}.get(part, [])
+    for src, names in by_source.items():
+        log.info("inputs %s from source %r (%s)", names, src, part_years or "year-independent")
+        module = registry.get(src).load()
+        kwargs = {"history": history} if src == "demo" else {}
+        module.prepare_inputs(out_dir, source, years=part_years, only=names, **kwargs)
+
+
+def _input_of(key: str) -> str:
+    """Input name of a demo file key: ``landcover_2024`` → landcover, ``townships`` → zones."""
+    name = key.rsplit("_", 1)[0] if key[-4:].isdigit() else key
+    return {"rain_daily": "rain", "townships": "zones", "watersheds": "zones"}.get(name, name)
+
+
+def prepare_part(
+    *,
+    out_dir: str | Path,
+    source: Mapping,
+    part: str,
+    years: Sequence[int],
+    year: int | None = None,
+    expected: Sequence[str | Path] = (),
+) -> None:
+    """Write the inputs contract files of one inputs job (see :data:`PART_INPUTS`).
+
+    Parameters
+    ----------
+    out_dir : path
+        ``resources/{aoi}/``.
+    source : mapping
+        The validated ``source`` section of the configuration.
+    part : {"grid", "dem", "soil", "zones", "rain", "year"}
+        Which job: the analysis grid and AOI, one year-independent input, the rain
+        record, or the inputs of ``year``.
+    years : sequence of int
+        All assessment years (the rain record window and the demo's land-cover
+        history depend on them).
+    year : int, optional
+        The year of a ``year`` part.
+    expected : sequence of path
+        Files the workflow's rule declares; a missing one is an error.
+    """
+    import time
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if part not in PARTS:
+        raise ValueError(f"unknown inputs part {part!r}; expected one of {PARTS}")
+    if part == "year" and year is None:
+        raise ValueError("the 'year' part needs a year")
+    started = time.perf_counter()
+    _prepare_part(out_dir, source, part, years=years, year=year)
+    missing = [str(p) for p in expected if not Path(p).exists()]
+    if missing:
+        raise InputDataError(
+            f"source {source.get('kind', 'demo')!r} did not write the expected input file(s): "
+            f"{missing}"
+        )
+    log.info(
+        "inputs (%s%s) written in %.1f s: %s",
+        part,
+        f" {year}" if year is not None else "",
+        time.perf_counter() - started,
+        [Path(p).name for p in expected],
+    )
+
+
 def prepare_inputs(
     *,
     out_dir: str | Path,
@@ -142,7 +442,10 @@ def prepare_inputs(
     years: Sequence[int],
     expected: Sequence[str | Path] = (),
 ) -> None:
-    """Write the inputs contract files for ``years`` into ``out_dir``.
+    """Write the inputs contract files for ``years`` into ``out_dir`` (every part).
+
+    The workflow runs the parts as separate jobs (:func:`prepare_part`); this runs
+    them one after the other, for notebooks and tests.
 
     Parameters
     ----------
@@ -153,31 +456,16 @@ def prepare_inputs(
     years : sequence of int
         Assessment years.
     expected : sequence of path
-        Files the workflow's ``inputs`` rule declares (optional inputs the district
-        does not have, NDVI or survey points, are not declared and not written).
+        Files that must exist afterwards (optional inputs the district does not have,
+        NDVI or survey points, are not declared and not written).
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     years = sorted(int(y) for y in years)
-    kind = source.get("kind", "demo")
-    plan = resolve_inputs(source)
-    if kind == "demo":
-        from pipeline.sources.demo import generate_demo
-
-        params = dict(source.get("demo", {}))
-        log.info("generating the embedded (synthetic) demo district in %s: %s", out_dir, params)
-        generate_demo(out_dir, years=tuple(years), progress=True, **params)
-    else:
-        from pipeline.sources import local
-
-        local.prepare_grid(out_dir, source.get("local") or {})
-    by_source: dict[str, list[str]] = {}
-    for name, src in plan.items():
-        if src != "demo" or kind != "demo":
-            by_source.setdefault(src, []).append(name)
-    for src, names in by_source.items():
-        log.info("inputs %s from source %r", names, src)
-        registry.get(src).load().prepare_inputs(out_dir, source, years=years, only=names)
+    for part in PARTS:
+        for year in years if part == "year" else [None]:
+            prepare_part(out_dir=out_dir, source=source, part=part, years=years, year=year)
     missing = [str(p) for p in expected if not Path(p).exists()]
     if missing:
-        raise InputDataError(f"source {kind!r} did not write the expected input file(s): {missing}")
+        raise InputDataError(
+            f"source {source.get('kind', 'demo')!r} did not write the expected input file(s): "
+            f"{missing}"
+        )
