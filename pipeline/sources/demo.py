@@ -346,7 +346,8 @@ def make_aoi(grid: AnalysisGrid, *, seed: int = 20240601) -> shapely.Polygon:
     r = (np.abs(np.cos(theta)) ** p + np.abs(np.sin(theta)) ** p) ** (-1 / p) * (1 + wobble)
     x, y = r * np.cos(theta), r * np.sin(theta)
     scale = 0.97 * half / max(np.abs(x).max(), np.abs(y).max())
-    poly = shapely.Polygon(np.column_stack([cx + scale * x, cy + scale * y]))
+    # vertices rounded to 1 mm: np.power takes CPU-specific SIMD paths (last bits differ)
+    poly = shapely.Polygon(np.round(np.column_stack([cx + scale * x, cy + scale * y]), 3))
     return shapely.make_valid(poly.simplify(0.0))
 
 
@@ -423,9 +424,12 @@ def make_dem(grid: AnalysisGrid, *, seed: int = 20240601) -> xr.DataArray:
     z = z + FINE_NOISE_M * rel * fractal_noise(
         grid.shape, rng, beta=3.0, max_wavelength_px=max(3.0, 150.0 / res)
     )
+    # Rounded to 1 cm: float64 exp/log/power take CPU-specific SIMD paths in numpy and
+    # differ in the last bits between CPUs; rounding makes the DEM (and all that follows
+    # from it) the same bytes everywhere.
     return _on_grid(
         grid,
-        z.astype(np.float32),
+        np.round(z, 2).astype(np.float32),
         name="elevation",
         units="m",
         attrs={"long_name": "elevation above sea level (synthetic)", "SYNTHETIC": SYNTHETIC_NOTE},
@@ -859,7 +863,7 @@ def make_rain_daily(
         total = field[sel].sum(axis=0)
         field[sel] *= (target / np.maximum(total, 1e-6))[None]
     da = xr.DataArray(
-        field.astype(np.float32),
+        np.round(field, 2).astype(np.float32),  # 0.01 mm: the same bytes on every CPU
         dims=("time", "y", "x"),
         coords={"time": time_index, "y": lat, "x": lon},
         name="precipitation",
