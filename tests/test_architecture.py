@@ -17,7 +17,8 @@ import pytest
 PIPELINE = Path(__file__).resolve().parents[1] / "pipeline"
 
 BASE = {"pipeline.config", "pipeline.errors", "pipeline.grid", "pipeline.io", "pipeline.layout",
-        "pipeline.landcover", "pipeline.sl190", "pipeline"}  # fmt: skip
+        "pipeline.landcover", "pipeline.sl190", "pipeline", "pipeline.checks",
+        "pipeline.codehash"}  # fmt: skip
 SCIENCE = ("pipeline.factors", "pipeline.classify", "pipeline.stats", "pipeline.ml")
 ABOVE_SCIENCE = ("pipeline.stages", "pipeline.sources", "pipeline.report", "pipeline.notebook",
                  "pipeline.cli", "pipeline.scripts", "snakemake")  # fmt: skip

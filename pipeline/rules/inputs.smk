@@ -19,7 +19,7 @@ rule inputs_grid:
         aoi=P("aoi"),
     params:
         part="grid",
-        request=request(_SOURCE, "grid", years=YEARS),
+        request=request(_SOURCE, "grid", years=YEARS, checks=config["checks"]),
     log:
         os.path.join(LOGS, "inputs_grid.log"),
     benchmark:
@@ -50,7 +50,7 @@ for _part, _outputs in _INPUT_OUTPUTS.items():
             **_outputs,
         params:
             part=_part,
-            request=request(_SOURCE, _part, years=YEARS),
+            request=request(_SOURCE, _part, years=YEARS, checks=config["checks"]),
         log:
             os.path.join(LOGS, f"inputs_{_part}.log"),
         benchmark:

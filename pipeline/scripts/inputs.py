@@ -17,4 +17,5 @@ run_from_snakemake(
     years=sorted(int(y) for y in smk.config["years"]),
     year=int(smk.wildcards.year) if "year" in smk.wildcards.keys() else None,
     expected=list(smk.output),
+    checks=smk.config.get("checks"),
 )
