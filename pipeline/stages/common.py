@@ -115,6 +115,56 @@ def setup_logging(log_path: str | Path | None) -> None:
     )
 
 
+class _LogStream:
+    """A file-like object for tqdm that writes each refresh of a bar as one log line."""
+
+    def __init__(self, logger: logging.Logger):
+        self.logger = logger
+
+    def write(self, text: str) -> int:
+        line = text.strip("\r\n ")
+        if line:
+            self.logger.info("%s", line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def progress_bar(*, total: int | None = None, desc: str, unit: str = "step", to_log=True):
+    """A tqdm bar; with ``to_log`` each refresh (every 10 s at most) is a line of the
+    rule's log, so a long step shows how far it is and how long it still needs."""
+    from tqdm.auto import tqdm
+
+    if to_log:
+        return tqdm(
+            total=total, desc=desc, unit=unit, file=_LogStream(log), mininterval=10.0,
+            ascii=True, dynamic_ncols=False, ncols=100,
+        )  # fmt: skip
+    return tqdm(total=total, desc=desc, unit=unit)
+
+
+@contextlib.contextmanager
+def dask_progress(desc: str):
+    """Progress of every dask computation (terrain, C over the periods, soil loss …) as a
+    tqdm bar of finished tasks in the rule's log."""
+    from dask.callbacks import Callback
+
+    class _Bar(Callback):
+        def _start_state(self, dsk, state):
+            n = sum(len(state[k]) for k in ("ready", "waiting", "running", "finished"))
+            self.bar = progress_bar(total=n, desc=desc, unit="task")
+
+        def _posttask(self, key, result, dsk, state, worker_id):
+            self.bar.update(1)
+
+        def _finish(self, dsk, state, errored):
+            self.bar.close()
+
+    with _Bar():
+        yield
+
+
 #: Code hash of the stage running in this process (see :mod:`pipeline.codehash`).
 _JOB_CODE: dict[str, str] = {}
 
@@ -152,13 +202,26 @@ def run_from_snakemake(smk, func: Callable, **kwargs) -> None:
         with (
             dask_scheduler(smk.config.get("compute"), threads=smk.threads),
             _clean_on_failure(list(smk.output)),
+            dask_progress(smk.rule),
         ):
             func(**kwargs)
     except ShuibaoError as exc:
         log.error("%s: %s", type(exc).__name__, exc)
         print(f"Shuibao error in rule {smk.rule}: {exc}", file=sys.stderr)
         sys.exit(1)
-    except OSError as exc:
+    except Exception as exc:
+        damaged = _damaged_input(exc, list(getattr(smk, "input", []) or []))
+        if damaged:
+            msg = (
+                f"cannot read {damaged} ({type(exc).__name__}: {exc}); the file looks damaged "
+                "or truncated (a run killed while writing it, or a full disk): delete it and "
+                "run the workflow again, it is remade (your own input files: replace it)"
+            )
+            log.error(msg)
+            print(f"Shuibao error in rule {smk.rule}: {msg}", file=sys.stderr)
+            sys.exit(1)
+        if not isinstance(exc, OSError):
+            raise
         if exc.errno in (28, 122):  # ENOSPC, EDQUOT
             msg = (
                 f"no space left on the disk while writing {exc.filename or 'an output of '}"
@@ -186,6 +249,18 @@ def run_from_snakemake(smk, func: Callable, **kwargs) -> None:
         )
     except OSError as exc:  # the outputs are fine; only the record is missing
         log.warning("could not record the code hash of %s: %s", smk.rule, exc)
+
+
+def _damaged_input(exc: BaseException, inputs: list[str]) -> str | None:
+    """The job input that a GDAL/netCDF read error names (by file name), if any."""
+    name = type(exc).__name__
+    if not any(k in name for k in ("Rasterio", "CPLE")) and "NetCDF" not in str(exc):
+        return None
+    text = str(exc) + " " + str(exc.__context__ or "")
+    for path in inputs:
+        if Path(path).name and Path(path).name in text:
+            return str(path)
+    return None
 
 
 @contextlib.contextmanager

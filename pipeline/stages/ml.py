@@ -22,7 +22,7 @@ import pandas as pd
 from pipeline import classify, landcover, layout
 from pipeline.errors import InputDataError
 from pipeline.io import open_raster, write_cog, write_csv, write_text
-from pipeline.stages.common import aoi_mask, chunks_2d, provenance
+from pipeline.stages.common import aoi_mask, chunks_2d, progress_bar, provenance
 from pipeline.stages.soil_loss import read_aoi
 
 log = logging.getLogger("shuibao.ml")
@@ -88,6 +88,7 @@ def make_ml(
     estimator, params, seed = ml["estimator"], dict(ml.get("params", {})), int(ml["seed"])
     n_splits = int(ml["n_splits"])
 
+    bar = progress_bar(total=3, desc=f"ML {year}: spatial CV, training, map")
     cv = run_spatial_cv(
         X,
         y,
@@ -99,9 +100,11 @@ def make_ml(
         return_predictions=True,
     )
     oof = np.asarray(cv.pop("out_of_fold")["spatial"], dtype=float)
+    bar.update(1)
     fitted = train.train_classifier(
         X, y, estimator=estimator, params=params, seed=seed, feature_names=feature_names
     )
+    bar.update(1)
     units = list(stack.attrs.get("feature_units", ["1"] * len(feature_names)))
     model_io.save_model(
         fitted,
@@ -119,6 +122,8 @@ def make_ml(
     )
 
     classes_ml, _proba = predict.predict_map(fitted, stack, feature_names=feature_names)
+    bar.update(1)
+    bar.close()
     inside = aoi_mask(aoi.geometry, lc)
     classes_ml = classes_ml.where(inside)
     classes_ml = classes_ml.rio.write_crs(lc.rio.crs).rio.write_transform(lc.rio.transform())
