@@ -19,18 +19,25 @@ config.update(validate_config(config))
 
 
 include: "pipeline/rules/common.smk"
+include: "pipeline/rules/treatment.smk"  # #15; before factors.smk: it defines the P/E/T hook input
 include: "pipeline/rules/inputs.smk"
+include: "pipeline/rules/endmembers.smk"
 include: "pipeline/rules/factors.smk"
 include: "pipeline/rules/soil_loss.smk"
 include: "pipeline/rules/statistics.smk"
+include: "pipeline/rules/change_split.smk"
 include: "pipeline/rules/ml.smk"
+include: "pipeline/rules/disturbance.smk"
 include: "pipeline/rules/report.smk"
+include: "pipeline/rules/sediment.smk"
+include: "pipeline/rules/deliverables.smk"
 
 
 rule all:
     default_target: True
     input:
         all_targets(),
+        disturbance_targets(),
 
 
 onsuccess:

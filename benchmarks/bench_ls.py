@@ -155,6 +155,8 @@ def child(path: str, routing: str, repeats: int) -> dict:
         out["ls_mean"] = float(np.nanmean(target))
         del target, ls
     out["process_s"] = time.perf_counter() - t_start
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    out["cpu_s"] = use.ru_utime + use.ru_stime
     out["peak_rss_mib"] = _rss_mib()
     return out
 
@@ -274,7 +276,8 @@ def run_size(size, args, workdir):
     fresh = run_child(path, args.routing, 1, fresh_cache=False)
     print(
         f"  cold, new process, numba cache: {fresh['fresh_process_wall_s']:.2f} s process "
-        f"(import {fresh['import_s']:.2f} s, LS {fresh['runs_s'][0]:.2f} s), peak RSS "
+        f"(import {fresh['import_s']:.2f} s, LS {fresh['runs_s'][0]:.2f} s; CPU "
+        f"{fresh['cpu_s']:.2f} s, load {os.getloadavg()[0]:.1f}), peak RSS "
         f"{fresh['peak_rss_mib']:.0f} MiB"
     )
     cached = run_child(path, args.routing, 2, fresh_cache=False)

@@ -64,6 +64,16 @@ EXAMPLES = {
                 "f23ce66f51d36a81e7fb28d241eec7f8b42515ef456d31e20e5ca64654fa08e4",
                 4750,
             ),
+            "observed_Q.csv": (
+                "data/youwuzhen/data_prepare/observed/observed_Q.csv",
+                "35a5b72a9130c2767c1af21a61c8673c4559cc3c513cbb7f1ea0b570e8d7e2a5",
+                10275,
+            ),
+            "observed_SED.csv": (
+                "data/youwuzhen/data_prepare/observed/observed_SED.csv",
+                "e96957863bf994fb165631d9fd877cc547ebb800bd28c579a3874f4e9a9bdf5b",
+                11135,
+            ),
             "pcp_daily.csv": (
                 "data/youwuzhen/data_prepare/climate/pcp_daily.csv",
                 "13c0e1681b854a713a23d1f760cc1f422b2cbd40388bbcc1b9ebecf637a2d4b4",

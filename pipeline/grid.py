@@ -19,7 +19,8 @@ from pipeline.errors import GridError
 
 
 def local_albers_crs(lon_min: float, lat_min: float, lon_max: float, lat_max: float) -> CRS:
-    """Albers equal-area CRS fitted to a lon/lat box (GRS80, metres).
+    """Albers equal-area CRS fitted to a lon/lat box (CGCS2000 datum, metres), named
+    ``CGCS2000 / Albers Equal Area (Shuibao AOI …)``.
 
     Standard parallels sit at 1/6 and 5/6 of the latitude span (Snyder 1987,
     USGS PP 1395, p. 99), the central meridian and latitude of origin at the
@@ -32,10 +33,19 @@ def local_albers_crs(lon_min: float, lat_min: float, lon_max: float, lat_max: fl
     lat_2 = lat_max - span / 6.0
     lon_0 = 0.5 * (lon_min + lon_max)
     lat_0 = 0.5 * (lat_min + lat_max)
-    return CRS.from_proj4(
+    aea = CRS.from_proj4(
         f"+proj=aea +lat_1={lat_1:.6f} +lat_2={lat_2:.6f} +lat_0={lat_0:.6f} "
         f"+lon_0={lon_0:.6f} +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs"
     )
+    # A named CRS on the CGCS2000 datum (EPSG:4490; its ellipsoid equals GRS80 to
+    # 1e-11 in flattening), so GIS software does not show PROJCRS["unknown"].
+    doc = aea.to_json_dict()
+    doc["name"] = (
+        f"CGCS2000 / Albers Equal Area (Shuibao AOI {lon_min:.2f}E-{lon_max:.2f}E "
+        f"{lat_min:.2f}N-{lat_max:.2f}N)"
+    )
+    doc["base_crs"] = CRS.from_epsg(4490).to_json_dict()
+    return CRS.from_json_dict(doc)
 
 
 @dataclass(frozen=True)

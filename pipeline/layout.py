@@ -484,9 +484,11 @@ def read_json(path) -> dict:
 
 
 def write_json(obj, path) -> Path:
-    """Contract JSON: UTF-8, sorted keys, indent 2, floats as floats."""
-    text = json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=float) + "\n"
-    return write_text(text, path)
+    """Contract JSON: UTF-8, sorted keys, indent 2, floats as floats; strictly valid
+    (NaN and ±inf are written as null, ``pipeline.io.strict_json``)."""
+    from pipeline.io import strict_json
+
+    return write_text(strict_json(obj), path)
 
 
 def read_r_shares(path) -> xr.DataArray:

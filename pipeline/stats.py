@@ -993,3 +993,332 @@ def change_summary(matrix: pd.DataFrame, *, year0: int, year1: int) -> dict:
         "per_class": per_class,
         "matrix": matrix,
     }
+
+
+# --------------------------------------------------------------------------- deliverables (#14)
+# Zone soil loss, change by zone, slope × land use × intensity, 重点乡镇. Same pixel-centre
+# zone rule as ``zonal_class_areas(method="centre")``, so tiling zones sum to the district.
+
+#: SL 190-2007 ground-slope classes for erosion report tables (degrees; below 5° effectively
+#: 微度). Convention: lower < slope ≤ upper (the first class is slope ≤ 5°).
+SLOPE_CLASS_BREAKS_DEG = (5.0, 8.0, 15.0, 25.0, 35.0)
+SLOPE_CLASS_LABELS = ("≤5°", "5–8°", "8–15°", "15–25°", "25–35°", ">35°")
+
+
+def zone_index(zones, template: xr.DataArray, *, id_col: str = "zone_id") -> xr.DataArray:
+    """Row index (0…n−1) of the zone holding each pixel centre, −1 outside every zone.
+
+    Rasterised block by block with rasterio (pixel-centre rule, ``all_touched=False``),
+    the rule of the district mask and of ``zonal_class_areas(method="centre")``.
+    Zones are reprojected to the template's CRS. int32, lazy when the template is.
+    """
+    from rasterio.features import rasterize
+
+    grid = _grid_of(template)
+    z, _ = _prepare_zones(zones, grid, id_col, id_col, "zones")
+    shapes = [(geom, i) for i, geom in enumerate(z.geometry.values)]
+    transform = grid.transform
+
+    def _block(shape, r0, c0):
+        return rasterize(
+            shapes,
+            out_shape=shape,
+            transform=transform * transform.translation(c0, r0),
+            fill=-1,
+            dtype="int32",
+            all_touched=False,
+        )
+
+    data = template.data
+    if hasattr(data, "dask"):
+
+        def _fn(block, block_info=None):
+            (r0, r1), (c0, c1) = block_info[0]["array-location"][-2:]
+            return _block((r1 - r0, c1 - c0), r0, c0)
+
+        idx = dsa.map_blocks(_fn, data if data.ndim == 2 else data[0], dtype="int32")
+    else:
+        idx = _block(template.shape[-2:], 0, 0)
+    return xr.DataArray(
+        idx,
+        dims=("y", "x"),
+        coords={"y": template["y"].values, "x": template["x"].values},
+        name="zone_index",
+    )
+
+
+def zonal_soil_loss(
+    soil_loss: xr.DataArray,
+    pixel_area_ha: xr.DataArray,
+    zones,
+    *,
+    id_col: str = "zone_id",
+    name_col: str = "name",
+    layer_name: str = "township",
+) -> pd.DataFrame:
+    """Total soil loss (t/a) and mean soil-loss modulus (t/(km²·a)) per zone.
+
+    total_k = Σ_pixels A · area_ha (A in t·ha⁻¹·a⁻¹, so t·a⁻¹); mean modulus_k =
+    100 · total_k / land_area_k (t·km⁻²·a⁻¹; 1 km² = 100 ha), the area-weighted mean of
+    A over the zone's valid pixels — the 平均土壤侵蚀模数 of the bulletins
+    (SL 190-2007 uses t/(km²·a) for the modulus). Pixels go to the zone holding their
+    centre, so zones that tile the district sum to the district total.
+
+    Returns columns ``zone_layer, zone_id, zone_name, land_area_ha,
+    total_soil_loss_t_yr, mean_modulus_t_km2_yr`` (NaN modulus for a zone without
+    valid pixels), one row per zone in input order.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> from pipeline.grid import AnalysisGrid, local_albers_crs
+    >>> g = AnalysisGrid.from_bounds(local_albers_crs(110, 25, 111, 26), 0, 0, 200, 100, 100)
+    >>> a = g.dataarray(np.array([[10.0, 30.0]]), name="A", units="t ha-1 a-1")
+    >>> z = gpd.GeoDataFrame({"zone_id": [1], "name": ["甲"]}, geometry=[box(0, 0, 200, 100)],
+    ...                      crs=g.crs)
+    >>> t = zonal_soil_loss(a, pixel_area_ha(a), z)
+    >>> t[["land_area_ha", "total_soil_loss_t_yr", "mean_modulus_t_km2_yr"]].values.tolist()
+    [[2.0, 40.0, 2000.0]]
+    """
+    from flox.xarray import xarray_reduce
+
+    _check_class_grid(soil_loss, pixel_area_ha)
+    grid = _grid_of(soil_loss, "soil_loss")
+    z, _ = _prepare_zones(zones, grid, id_col, name_col, layer_name)
+    idx = zone_index(z, soil_loss, id_col=id_col)
+    a = _strip(soil_loss).astype("float64")
+    area = _on_grid_of(soil_loss, pixel_area_ha).astype("float64")
+    valid = a.notnull()
+    loss = (a.fillna(0.0) * area).rename("loss")
+    land = area.where(valid, 0.0).rename("land")
+    groups = np.arange(len(z))
+    sums = [
+        xarray_reduce(v, idx, func="sum", expected_groups=groups, fill_value=0.0)
+        for v in (loss, land)
+    ]
+    loss_s, land_s = (np.asarray(s.values, "float64") for s in dask.compute(*sums))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        modulus = np.where(land_s > 0, loss_s / np.where(land_s > 0, land_s, 1) * 100.0, np.nan)
+    out = pd.DataFrame(
+        {
+            "zone_layer": layer_name,
+            "zone_id": z[id_col].to_numpy(),
+            "zone_name": z[name_col].to_numpy(),
+            "land_area_ha": land_s,
+            "total_soil_loss_t_yr": loss_s,
+            "mean_modulus_t_km2_yr": modulus,
+        }
+    )
+    out.attrs["units"] = "ha, t/a, t/(km²·a)"
+    return out
+
+
+def zonal_change(
+    intensity_y0: xr.DataArray,
+    intensity_y1: xr.DataArray,
+    pixel_area_ha: xr.DataArray,
+    zones,
+    *,
+    id_col: str = "zone_id",
+    name_col: str = "name",
+    layer_name: str = "township",
+) -> pd.DataFrame:
+    """Change between two years per zone: net change per class, improved/deteriorated area.
+
+    For each zone a 6×6 transition matrix (ha) is summed with flox over (zone, from,
+    to) groups, pixel-centre zone rule; from it, as in ``change_summary``: per-class
+    net change ``net_<key>_ha`` = year-1 area − year-0 area, ``improved_ha`` (moved to
+    a lower class), ``deteriorated_ha`` (to a higher class), ``unchanged_ha``, and
+    the erosion area (classes 2–6) in both years and its change. Only pixels valid in
+    both years count.
+
+    Returns one row per zone (input order), columns ``zone_layer, zone_id, zone_name,
+    erosion_area_y0_ha, erosion_area_y1_ha, erosion_area_change_ha,
+    erosion_area_change_pct`` (NaN when the year-0 erosion area is 0), ``improved_ha,
+    deteriorated_ha, unchanged_ha, net_slight_ha … net_severe_ha``.
+    """
+    from flox.xarray import xarray_reduce
+
+    _check_class_grid(intensity_y0, pixel_area_ha, {"intensity_y1": intensity_y1})
+    grid = _grid_of(intensity_y0, "intensity_y0")
+    z, _ = _prepare_zones(zones, grid, id_col, name_col, layer_name)
+    idx = zone_index(z, intensity_y0, id_col=id_col)
+    y0 = _strip(intensity_y0)
+    y1 = _on_grid_of(y0, intensity_y1)
+    w = _on_grid_of(y0, pixel_area_ha).astype("float64")
+    codes0 = np.asarray(CLASS_CODES, dtype=y0.dtype)
+    codes1 = np.asarray(CLASS_CODES, dtype=y1.dtype)
+    sums = xarray_reduce(
+        w,
+        idx,
+        y0.rename("from_class"),
+        y1.rename("to_class"),
+        func="sum",
+        expected_groups=(np.arange(len(z)), codes0, codes1),
+        fill_value=0.0,
+    )
+    cube = np.asarray(
+        sums.compute().transpose("zone_index", "from_class", "to_class").values, "float64"
+    )
+    rows = []
+    for i in range(len(z)):
+        m = pd.DataFrame(cube[i], index=list(CLASS_CODES), columns=list(CLASS_CODES))
+        s = change_summary(m, year0=0, year1=1)
+        row = {
+            "zone_layer": layer_name,
+            "zone_id": z[id_col].iloc[i],
+            "zone_name": z[name_col].iloc[i],
+        }
+        for key in (
+            "erosion_area_y0_ha",
+            "erosion_area_y1_ha",
+            "erosion_area_change_ha",
+            "erosion_area_change_pct",
+            "improved_ha",
+            "deteriorated_ha",
+            "unchanged_ha",
+        ):
+            row[key] = s[key]
+        for pc in s["per_class"]:
+            row[f"net_{CLASSES[pc['class_code']][0]}_ha"] = pc["net_change_ha"]
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.attrs["units"] = "ha, %"
+    return out
+
+
+def slope_classes(slope_deg: xr.DataArray) -> xr.DataArray:
+    """SL 190-2007 slope class 1–6 (≤5°, 5–8°, 8–15°, 15–25°, 25–35°, >35°); NaN stays NaN.
+
+    Convention lower < slope ≤ upper (SL 190-2007 grades sheet erosion on 5–8°, 8–15°,
+    15–25°, 25–35°, >35°; below 5° is the first class).
+
+    >>> from pipeline.grid import AnalysisGrid, local_albers_crs
+    >>> g = AnalysisGrid.from_bounds(local_albers_crs(110, 25, 111, 26), 0, 0, 40, 10, 10)
+    >>> s = g.dataarray(np.array([[5.0, 5.1, 35.0, 40.0]]), name="s", units="degree")
+    >>> slope_classes(s).values.tolist()
+    [[1.0, 2.0, 5.0, 6.0]]
+    """
+    s = slope_deg
+    data = xr.apply_ufunc(
+        lambda v: np.where(
+            np.isnan(v), np.nan, np.digitize(v, SLOPE_CLASS_BREAKS_DEG, right=True) + 1.0
+        ),
+        s,
+        dask="parallelized",
+        output_dtypes=[np.float64],
+    )
+    data.attrs = {"units": "class", "labels": ",".join(SLOPE_CLASS_LABELS)}
+    return data.rename("slope_class")
+
+
+def slope_landuse_intensity(
+    intensity: xr.DataArray,
+    slope_deg: xr.DataArray,
+    landcover: xr.DataArray,
+    pixel_area_ha: xr.DataArray,
+    *,
+    landcover_names: dict[int, tuple[str, str]],
+) -> pd.DataFrame:
+    """Area (ha) by slope class × land use × intensity class (flox, true areas).
+
+    Slope classes as in ``slope_classes``; land-use codes and names from
+    ``landcover_names`` (code → (Chinese, English)). Only pixels with valid intensity,
+    slope and land use count; combinations with no area are dropped.
+
+    Returns columns ``slope_class, slope_label, landuse_code, landuse_zh, landuse_en,
+    class_code, class_zh, area_ha``.
+    """
+    from flox.xarray import xarray_reduce
+
+    _check_class_grid(intensity, pixel_area_ha, {"slope_deg": slope_deg, "landcover": landcover})
+    cls = _strip(intensity)
+    sc = _on_grid_of(cls, slope_classes(_strip(slope_deg)))
+    lc = _on_grid_of(cls, landcover).astype("float64")
+    codes = np.asarray(sorted(landcover_names), dtype="float64")
+    lc = lc.where(lc.isin(codes))
+    w = _on_grid_of(cls, pixel_area_ha).astype("float64")
+    sums = xarray_reduce(
+        w,
+        sc.rename("slope_class"),
+        lc.rename("landuse_code"),
+        cls.astype("float64").rename("class_code"),
+        func="sum",
+        expected_groups=(np.arange(1.0, 7.0), codes, np.asarray(CLASS_CODES, "float64")),
+        fill_value=0.0,
+    ).compute()
+    df = sums.to_dataframe(name="area_ha").reset_index()
+    df = df[df["area_ha"] > 0].copy()
+    df["slope_class"] = df["slope_class"].astype("int64")
+    df["landuse_code"] = df["landuse_code"].astype("int64")
+    df["class_code"] = df["class_code"].astype("int64")
+    df.insert(1, "slope_label", [SLOPE_CLASS_LABELS[i - 1] for i in df["slope_class"]])
+    df.insert(3, "landuse_zh", [landcover_names[c][0] for c in df["landuse_code"]])
+    df.insert(4, "landuse_en", [landcover_names[c][1] for c in df["landuse_code"]])
+    df.insert(6, "class_zh", [CLASSES[c][1] for c in df["class_code"]])
+    out = df[
+        [
+            "slope_class",
+            "slope_label",
+            "landuse_code",
+            "landuse_zh",
+            "landuse_en",
+            "class_code",
+            "class_zh",
+            "area_ha",
+        ]
+    ].reset_index(drop=True)
+    out.attrs["units"] = "ha"
+    return out
+
+
+def key_zones(zone_long: pd.DataFrame, *, top: int = 10) -> pd.DataFrame:
+    """Ranked list of 重点乡镇: zones by erosion area and by 中度及以上 share.
+
+    ``moderate_and_above_share_pct`` = (中度 + 强烈 + 极强烈 + 剧烈) / zone erosion area
+    × 100 (NaN without erosion area), as ``summarize`` defines it for the district.
+    Ranks are 1 = largest (ties share the lower rank, ``method="min"``); the list keeps
+    the ``top`` zones of either ranking, ordered by erosion-area rank.
+
+    Returns columns ``zone_id, zone_name, erosion_area_ha, erosion_share_pct,
+    moderate_and_above_area_ha, moderate_and_above_share_pct, rank_by_erosion_area,
+    rank_by_moderate_share``.
+
+    >>> long = pd.DataFrame({"zone_layer": "township", "zone_id": [1] * 6 + [2] * 6,
+    ...     "zone_name": ["甲"] * 6 + ["乙"] * 6, "class_code": list(range(1, 7)) * 2,
+    ...     "area_ha": [5.0, 4, 1, 0, 0, 0] + [8.0, 1, 1, 0, 0, 0]})
+    >>> key_zones(long)[["zone_name", "rank_by_erosion_area", "rank_by_moderate_share"]].values.tolist()
+    [['甲', 1, 2], ['乙', 2, 1]]
+    """
+    wide = zone_summary(zone_long)
+    moderate_up = wide[
+        ["moderate_area_ha", "intense_area_ha", "very_intense_area_ha", "severe_area_ha"]
+    ].sum(axis=1)
+    erosion = wide["erosion_area_ha"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(erosion > 0, moderate_up / erosion.where(erosion > 0, 1) * 100, np.nan)
+    out = pd.DataFrame(
+        {
+            "zone_id": wide["zone_id"],
+            "zone_name": wide["zone_name"],
+            "erosion_area_ha": erosion,
+            "erosion_share_pct": wide["erosion_share_pct"],
+            "moderate_and_above_area_ha": moderate_up,
+            "moderate_and_above_share_pct": share,
+        }
+    )
+    out["rank_by_erosion_area"] = (
+        out["erosion_area_ha"].rank(ascending=False, method="min").astype(int)
+    )
+    out["rank_by_moderate_share"] = (
+        out["moderate_and_above_share_pct"]
+        .rank(ascending=False, method="min", na_option="bottom")
+        .astype(int)
+    )
+    keep = (out["rank_by_erosion_area"] <= top) | (out["rank_by_moderate_share"] <= top)
+    return (
+        out[keep]
+        .sort_values(["rank_by_erosion_area", "rank_by_moderate_share"], kind="stable")
+        .reset_index(drop=True)
+    )

@@ -1,7 +1,8 @@
 """The import rules between layers, checked by an ``ast`` walk over ``pipeline/``.
 
-- base (config, errors, grid, io, layout, landcover, sl190) imports nothing above it;
-- science (factors, classify, stats, ml) imports no stage, workflow, source or report module
+- base (config, errors, grid, io, layout, landcover, sl190, packaged, environment, …) imports
+  nothing above it;
+- science (factors, classify, stats, ml, treatment, disturbance) imports no stage, workflow, source or report module
   and no snakemake;
 - sources import no science.
 A test of the test writes a throwaway violating module and checks it is reported.
@@ -17,9 +18,16 @@ import pytest
 PIPELINE = Path(__file__).resolve().parents[1] / "pipeline"
 
 BASE = {"pipeline.config", "pipeline.errors", "pipeline.grid", "pipeline.io", "pipeline.layout",
-        "pipeline.landcover", "pipeline.sl190", "pipeline", "pipeline.checks",
-        "pipeline.codehash"}  # fmt: skip
-SCIENCE = ("pipeline.factors", "pipeline.classify", "pipeline.stats", "pipeline.ml")
+        "pipeline.landcover", "pipeline.sl190", "pipeline.packaged", "pipeline.environment",
+        "pipeline.example_data", "pipeline.raster_style", "pipeline.units", "pipeline.vector_io",
+        "pipeline.landuse_polygons", "pipeline.tables", "pipeline.illustrative", "pipeline.checks",
+        "pipeline.codehash", "pipeline"}  # fmt: skip
+SCIENCE = ("pipeline.factors", "pipeline.classify", "pipeline.stats", "pipeline.ml",
+           "pipeline.treatment", "pipeline.disturbance", "pipeline.watersheds",
+           "pipeline.district")  # fmt: skip
+#: the workflow layer (may import anything)
+WORKFLOW = ("pipeline.stages", "pipeline.sources", "pipeline.report", "pipeline.notebook",
+            "pipeline.cli", "pipeline.scripts", "pipeline.init_config", "pipeline.workflow")  # fmt: skip
 ABOVE_SCIENCE = ("pipeline.stages", "pipeline.sources", "pipeline.report", "pipeline.notebook",
                  "pipeline.cli", "pipeline.scripts", "snakemake")  # fmt: skip
 
@@ -78,6 +86,16 @@ def violations(root: Path = PIPELINE) -> list[str]:
 
 def test_layers_hold():
     assert violations() == []
+
+
+def test_every_module_has_a_layer():
+    """A new module must be placed in a layer here, so the rules above apply to it."""
+    unplaced = [
+        m
+        for m in (module_name(p, PIPELINE) for p in sorted(PIPELINE.rglob("*.py")))
+        if m not in BASE and not _within(m, SCIENCE + WORKFLOW)
+    ]
+    assert unplaced == []
 
 
 @pytest.mark.parametrize(

@@ -88,8 +88,9 @@ def test_check_runs_the_workflow_parse_time_checks(tmp_path, capsys):
 def test_check_accepts_the_small_demo_and_counts_jobs(tmp_path, capsys):
     status, err = _check(tmp_path, capsys, str(SMALL), "--quiet")
     assert status == 0, err
-    # 2 years with ML and a change pair; inputs: grid, DEM, soil, zones, rain and one per year
-    assert "valid; dry run: 25 jobs to run" in err
+    # 2 years with ML, a change pair and FVC end-members; inputs: grid, DEM, soil, zones,
+    # rain and one job per year
+    assert "valid; dry run: 32 jobs to run" in err
 
 
 def test_init_writes_a_commented_config_that_the_schema_accepts(tmp_path):

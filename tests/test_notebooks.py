@@ -36,11 +36,13 @@ EXPECTED = [
     "02_factor_sensitivity.ipynb",
     "03_custom_district.ipynb",
     "04_ml_and_accuracy.ipynb",
+    "05_sediment_check.ipynb",
+    "06_project_evaluation.ipynb",
 ]
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
 
-def test_the_four_notebooks_are_there():
+def test_the_notebooks_are_there():
     assert [p.name for p in NOTEBOOKS] == EXPECTED
 
 

@@ -141,16 +141,35 @@ def test_write_tables_files_headers_and_sheets(tmp_path):
     assert matrix.loc[1, "to_1_ha"] == 5.0
 
     wb = load_workbook(written["xlsx"])
-    assert wb.sheetnames == ["district", "townships", "watersheds", "change"]
-    ws = wb["district"]
-    headers = [c.value for c in ws[2]]
-    assert "面积 area (ha)" in headers and "占水土流失面积 share of erosion area (%)" in headers
-    area_col = headers.index("面积 area (ha)") + 1
-    assert ws.cell(row=3, column=area_col).value == pytest.approx(600.123)
-    assert ws.cell(row=3, column=area_col).number_format == "0.00"
-    labels = [ws.cell(row=r, column=1).value for r in range(1, ws.max_row + 1)]
+    assert wb.sheetnames == [
+        "分级面积",
+        "汇总",
+        "乡镇",
+        "小流域",
+        "转移矩阵",
+        "分级变化",
+        "变化汇总",
+    ]
+    ws = wb["分级面积"]
+    headers = [c.value for c in ws[1]]
+    assert headers == [
+        "代码",
+        "强度分级",
+        "面积（公顷）",
+        "占土地总面积（%）",
+        "占水土流失面积（%）",
+    ]
+    assert ws.freeze_panes == "A2"
+    assert ws.cell(row=2, column=3).value == pytest.approx(600.123)
+    assert ws.cell(row=2, column=3).number_format == "#,##0.00"
+    assert ws.cell(row=2, column=4).number_format == "0.00"
+    total_row = ws.max_row
+    assert ws.cell(row=total_row, column=1).value == "合计"
+    assert ws.cell(row=total_row, column=3).value == pytest.approx(table["area_ha"].sum())
+    assert ws.cell(row=total_row, column=4).value == pytest.approx(100.0)
+    labels = [wb["汇总"].cell(row=r, column=1).value for r in range(1, wb["汇总"].max_row + 1)]
     assert any(str(v).startswith("水土保持率") for v in labels)
-    assert wb["townships"].cell(row=3, column=3).value == "甲镇"
+    assert wb["乡镇"].cell(row=2, column=2).value == "甲镇"
 
 
 def test_write_tables_is_deterministic(tmp_path):
@@ -219,4 +238,4 @@ def test_change_read_back_from_json_without_matrix(tmp_path):
     assert "change_matrix" not in written and "change_by_class" in written
     per_class = pd.read_csv(written["change_by_class"], encoding="utf-8-sig")
     assert per_class.loc[1, "net_change_ha"] == pytest.approx(-5.0)
-    assert "change" in load_workbook(written["xlsx"]).sheetnames
+    assert "分级变化" in load_workbook(written["xlsx"]).sheetnames

@@ -73,6 +73,11 @@ def test_bulletin_has_every_number(run, year):
     assert "水土流失面积" in zh and "公顷" in zh
     summary = json.loads(results(run, str(year), "tables", "summary.json").read_text())
     assert f"{summary['erosion_area_ha']:,.2f}".replace(",", "") in zh.replace(",", "")
+    # district intensity by the mean modulus, total loss, unassessed area and the rule
+    assert "平均土壤侵蚀模数" in zh and "土壤流失量" in zh and "未评估面积" in zh
+    assert f"属于{summary['district_class_zh']}" in zh
+    assert "面积加权平均土壤侵蚀模数" in zh
+    assert f"{summary['mean_modulus_t_km2_a']:.2f}" in zh
 
 
 @pytest.mark.parametrize("year", [2023, 2024])
@@ -81,10 +86,14 @@ def test_class_areas_add_up_and_match_the_aoi(run, year):
     summary = json.loads(results(run, str(year), "tables", "summary.json").read_text())
     erosion = table.loc[table["class_code"] >= 2, "area_ha"].sum()
     assert abs(erosion - summary["erosion_area_ha"]) < 0.01
-    assert abs(table["area_ha"].sum() - summary["land_area_ha"]) < 0.01
+    assert abs(table["area_ha"].sum() - summary["classified_area_ha"]) < 0.01
     aoi = gpd.read_file(run / "resources" / "small" / "aoi.gpkg")
     aoi_ha = aoi.to_crs(aoi.crs).geometry.area.sum() / 1e4  # equal-area grid CRS
-    assert abs(summary["land_area_ha"] - aoi_ha) / aoi_ha < 1e-3
+    # land area = the AOI polygon's true area; classes + unassessed differ by rasterisation
+    assert abs(summary["land_area_ha"] - aoi_ha) / aoi_ha < 1e-6
+    parts = summary["classified_area_ha"] + summary["unassessed_area_ha"]
+    assert abs(parts + summary["boundary_difference_ha"] - summary["land_area_ha"]) < 1e-6
+    assert abs(parts - aoi_ha) / aoi_ha < 1e-3
     shares = table.loc[table["class_code"] >= 2, "share_of_erosion_pct"].sum()
     assert abs(shares - 100.0) < 1e-6
 

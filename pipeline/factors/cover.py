@@ -38,8 +38,10 @@ __all__ = [
     "c_van_der_knijff",
     "cover_from_ndvi_periods",
     "endmember_sample",
+    "endmember_maps",
     "fvc_pixel_dichotomy",
     "ndvi_endmembers",
+    "pooled_ndvi_endmembers",
     "r_weighted_mean",
 ]
 
@@ -433,13 +435,15 @@ def cover_from_ndvi_periods(
     table: Mapping[int, float] | None = None,
     nodata_code: int = 255,
     name: str = "C",
+    endmembers: Mapping | None = None,
 ) -> xr.DataArray:
     """Annual C (or CSLE B, dimensionless) from half-month NDVI, weighted by R shares.
 
     The recipe the workflow's ``factor_cover`` rule runs:
 
-    - ``method="cai2000"``: FVC by the pixel dichotomy with scene end-members at
-      ``endmember_percentiles`` (李苗苗 et al. 2004, 长江流域资源与环境 13(2)), then
+    - ``method="cai2000"``: FVC by the pixel dichotomy with the assessment's pooled
+      end-members ``endmembers`` (:func:`pooled_ndvi_endmembers`, the workflow's choice) or,
+      when None, this scene's end-members at ``endmember_percentiles`` (李苗苗 et al. 2004), then
       Cai et al. (2000, 水土保持学报) per period (:func:`c_cai2000`);
     - ``method="van_der_knijff"``: van der Knijff et al. (2000, EUR 19044 EN) per period;
     - the annual value is the mean weighted by each period's share of annual R
@@ -456,9 +460,12 @@ def cover_from_ndvi_periods(
     else:
         if method == "cai2000":
             lo, hi = endmember_percentiles
-            ndvi_soil, ndvi_veg = ndvi_endmembers(
-                endmember_sample(ndvi), percentiles=(float(lo), float(hi))
-            )
+            if endmembers is not None:
+                ndvi_soil, ndvi_veg = endmember_maps(landcover, endmembers=endmembers)
+            else:
+                ndvi_soil, ndvi_veg = ndvi_endmembers(
+                    endmember_sample(ndvi), percentiles=(float(lo), float(hi))
+                )
             fvc = fvc_pixel_dichotomy(ndvi, ndvi_soil=ndvi_soil, ndvi_veg=ndvi_veg)
             per_period = c_cai2000(fvc)
         elif method == "van_der_knijff":
@@ -475,3 +482,167 @@ def cover_from_ndvi_periods(
     out.name = name
     out.attrs["units"] = "1"
     return out
+
+
+# ------------------------------------------------- end-members fixed across an assessment
+def pooled_ndvi_endmembers(
+    scenes,
+    *,
+    inside=None,
+    landcover=None,
+    landcover_nodata: float | None = None,
+    percentiles: tuple[float, float] = (5.0, 95.0),
+    min_pixels: int = 30,
+) -> dict:
+    """NDVI_soil / NDVI_veg pooled over every period and year of an assessment, inside the AOI.
+
+    Re-estimating the end-members per scene makes FVC relative to that scene, so a
+    uniform greening of the whole district cancels and C cannot improve. Pooling all
+    half-month scenes of all years of a run gives one pair for the whole assessment
+    (or one pair per land-cover class), so FVC is comparable across periods and years.
+
+    **Global reduction**: every scene is loaded here; pass strided samples (the same
+    stride for NDVI, ``inside`` and ``landcover``) to bound memory.
+
+    Parameters
+    ----------
+    scenes : sequence of xarray.DataArray
+        NDVI in [−1, 1], dims ``(..., y, x)`` (e.g. one ``(period, y, x)`` cube per
+        year); NaN is ignored.
+    inside : sequence of bool xarray.DataArray (y, x), optional
+        Per scene, True inside the AOI; pixels outside are left out. None = all pixels.
+    landcover : sequence of xarray.DataArray (y, x), optional
+        Per scene, integer classes: then end-members are also computed per class
+        (pixels of that class over all periods and years), the per-class choice of
+        常梦迪 et al. (ChinaXiv 202108.00091V1).
+    landcover_nodata : float, optional
+        Nodata code of ``landcover`` (default: each raster's own).
+    percentiles : (float, float)
+        Percentiles (0–100) for bare soil and full vegetation: 5/95 after 李苗苗 et al.
+        (2004, 资源科学 26(4): 153-159).
+    min_pixels : int
+        A class with fewer pooled values, or whose two percentiles coincide, takes the
+        pooled (all-class) end-members.
+
+    Returns
+    -------
+    dict
+        ``ndvi_soil``, ``ndvi_veg`` (NDVI, dimensionless), ``n_values`` (pooled
+        pixel-periods), ``percentiles``, ``n_scenes`` and ``by_class``
+        (``{code: {"ndvi_soil", "ndvi_veg", "n_values"}}``, empty without land cover).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> a = xr.DataArray(np.arange(50).reshape(1, 1, 50) / 100, dims=("period", "y", "x"))
+    >>> b = a + 0.5  # a second year, greener: pooled with the first (0.00 … 0.99)
+    >>> em = pooled_ndvi_endmembers([a, b])
+    >>> round(em["ndvi_soil"], 4), round(em["ndvi_veg"], 4)
+    (0.0495, 0.9405)
+    """
+    lo_q, hi_q = (float(p) for p in percentiles)
+    if not (0.0 <= lo_q < hi_q <= 100.0):
+        raise InputDataError(f"percentiles must satisfy 0 ≤ low < high ≤ 100, got {percentiles}")
+    scenes = list(scenes)
+    if not scenes:
+        raise InputDataError("pooled_ndvi_endmembers: no NDVI scene given")
+    for name, seq in (("inside", inside), ("landcover", landcover)):
+        if seq is not None and len(list(seq)) != len(scenes):
+            raise InputDataError(f"{name}: one map per NDVI scene needed ({len(scenes)})")
+    pooled, pooled_lc = [], []
+    for i, scene in enumerate(scenes):
+        nd = _checked_ndvi(scene).transpose(..., "y", "x")
+        values = np.asarray(nd.values, dtype=np.float64).reshape(-1, *nd.shape[-2:])
+        keep = np.isfinite(values)
+        if inside is not None:
+            mask = np.asarray(inside[i].values, dtype=bool)
+            if mask.shape != values.shape[-2:]:
+                raise InputDataError(
+                    f"inside[{i}] has shape {mask.shape}, NDVI {values.shape[-2:]}: same grid needed"
+                )
+            keep &= mask[None]
+        if landcover is not None:
+            lc = np.asarray(landcover[i].values, dtype=np.float64)
+            if lc.shape != values.shape[-2:]:
+                raise InputDataError(
+                    f"landcover[{i}] has shape {lc.shape}, NDVI {values.shape[-2:]}: same grid"
+                )
+            lc_nodata = nodata_of(landcover[i], landcover_nodata)
+            lc_valid = np.isfinite(lc) & ((lc != lc_nodata) if lc_nodata is not None else True)
+            keep &= lc_valid[None]
+            pooled_lc.append(np.broadcast_to(lc[None], values.shape)[keep])
+        pooled.append(values[keep])
+    allv = np.concatenate(pooled)
+    if allv.size < 2:
+        raise InputDataError(
+            f"pooled NDVI end-members: only {allv.size} valid NDVI value(s) inside the AOI; "
+            "check the NDVI inputs and the AOI"
+        )
+    soil, veg = (float(v) for v in np.percentile(allv, [lo_q, hi_q]))
+    if not veg > soil:
+        raise InputDataError(
+            f"pooled NDVI end-members coincide ({soil:.3f}): NDVI is constant inside the AOI"
+        )
+    by_class: dict[int, dict] = {}
+    if landcover is not None:
+        codes_all = np.concatenate(pooled_lc)
+        for code in np.unique(codes_all).astype(np.int64):
+            v = allv[codes_all == code]
+            s, g = np.percentile(v, [lo_q, hi_q]) if v.size >= max(min_pixels, 1) else (soil, veg)
+            if not g > s:
+                s, g = soil, veg
+            by_class[int(code)] = {
+                "ndvi_soil": float(s),
+                "ndvi_veg": float(g),
+                "n_values": int(v.size),
+            }
+    return {
+        "ndvi_soil": soil,
+        "ndvi_veg": veg,
+        "n_values": int(allv.size),
+        "n_scenes": len(scenes),
+        "percentiles": [lo_q, hi_q],
+        "by_class": by_class,
+    }
+
+
+def endmember_maps(
+    landcover: xr.DataArray, *, endmembers: Mapping
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """NDVI_soil and NDVI_veg per pixel from :func:`pooled_ndvi_endmembers`' result.
+
+    Pixels of a class listed in ``endmembers["by_class"]`` take that class's pair;
+    every other pixel (or all, when ``by_class`` is empty) takes the pooled pair.
+
+    Returns
+    -------
+    (ndvi_soil, ndvi_veg) : tuple of xarray.DataArray
+        Maps on ``landcover``'s grid (dimensionless), or 0-d when there is no per-class
+        table.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> lc = xr.DataArray([[1, 2]], dims=("y", "x"))
+    >>> em = {"ndvi_soil": 0.1, "ndvi_veg": 0.8,
+    ...       "by_class": {1: {"ndvi_soil": 0.2, "ndvi_veg": 0.9}}}
+    >>> [m.values.tolist() for m in endmember_maps(lc, endmembers=em)]
+    [[[0.2, 0.1]], [[0.9, 0.8]]]
+    """
+    soil0, veg0 = float(endmembers["ndvi_soil"]), float(endmembers["ndvi_veg"])
+    by_class = {int(k): v for k, v in (endmembers.get("by_class") or {}).items()}
+    attrs = {"pooled": "all periods and years, inside the AOI"}
+    if not by_class:
+        return (
+            finish(xr.DataArray(soil0), name="ndvi_soil", units="1", attrs=attrs),
+            finish(xr.DataArray(veg0), name="ndvi_veg", units="1", attrs=attrs),
+        )
+    soil = xr.full_like(landcover, soil0, dtype="float64")
+    veg = xr.full_like(landcover, veg0, dtype="float64")
+    for code, pair in by_class.items():
+        soil = soil.where(landcover != code, float(pair["ndvi_soil"]))
+        veg = veg.where(landcover != code, float(pair["ndvi_veg"]))
+    return (
+        finish(soil, name="ndvi_soil", units="1", attrs=attrs),
+        finish(veg, name="ndvi_veg", units="1", attrs=attrs),
+    )

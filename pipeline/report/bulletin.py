@@ -148,15 +148,98 @@ def bulletin_paragraph(
     dom = int(summary["dominant_class_code"])
     brk = _breaks(district_table, breaks)
     region = type_region or district_table.attrs.get("type_region")
+    if brk is not None and region and not _standard_breaks(brk, region):
+        region = None  # custom breaks: the note must not name a type region
     if lang == "zh":
-        return _paragraph_zh(
+        text = _paragraph_zh(
             table, district_name, year, land_p, x_p, y_p, rate_p, dom, delta, brk, region,
             erosion_type_note,
         )  # fmt: skip
-    return _paragraph_en(
-        table, district_name, year, land_p, x_p, y_p, rate_p, dom, delta, brk, region,
-        erosion_type_note,
-    )  # fmt: skip
+    else:
+        text = _paragraph_en(
+            table, district_name, year, land_p, x_p, y_p, rate_p, dom, delta, brk, region,
+            erosion_type_note,
+        )  # fmt: skip
+    return _with_district_figures(text, summary, lang)
+
+
+def _standard_breaks(brk, region) -> bool:
+    from pipeline.classify import class_breaks
+
+    try:
+        return tuple(float(b) for b in brk) == tuple(class_breaks(region))
+    except Exception:  # unknown region key: do not name it
+        return False
+
+
+def _with_district_figures(text: str, summary: Mapping, lang: str) -> str:
+    """Insert the mean modulus, total loss, the district's class, unassessed area and 面积平差.
+
+    ``text`` is the paragraph; its "属于X流失区" / "the district is a X-erosion area" sentence
+    (largest class) is replaced by the class of the area-weighted mean modulus (SL 190-2007
+    grades intensity by the mean annual modulus), and the rule is added to the note.
+    Summaries without ``mean_modulus_t_km2_a`` (older runs) leave the text unchanged.
+    """
+    if "mean_modulus_t_km2_a" not in summary:
+        return text
+    zh = lang == "zh"
+    m = float(summary["mean_modulus_t_km2_a"])
+    total_wt = float(summary["total_soil_loss_t_a"]) / 10_000.0
+    code = int(summary["district_class_code"])
+    dom = int(summary.get("dominant_class_code", 1))
+    un_ha, un_pct = float(summary["unassessed_area_ha"]), float(summary["unassessed_pct"])
+    head, sep, note = text.partition("注：" if zh else "Note: ")
+    if zh:
+        dz, cz = CLASSES[dom][1], CLASSES[code][1]
+        kind = "侵蚀区" if code == 1 else "流失区"
+        old = f"水土流失以{dz}流失为主，属于{dz}流失区。"
+        new = (
+            f"水土流失以{dz}流失为主。全区平均土壤侵蚀模数 {fmt(m)} t/(km²·a)，"
+            f"土壤流失量 {fmt(total_wt)} 万t/a，属于{cz}{kind}。"
+        )
+        head = (
+            head.replace(old, new)
+            if old in head
+            else head.replace("水土保持率为", new + "水土保持率为", 1)
+        )
+        head += f"未评估面积（因子缺失）{fmt(un_ha)} 公顷，占土地总面积的 {fmt(un_pct)}%。"
+        if summary.get("official_area_ha"):
+            head += (
+                f"各面积已按国土面积 {fmt(summary['official_area_ha'])} 公顷作面积平差"
+                f"（系数 {summary['area_scale_factor']:.6f}）。"
+            )
+        note = note.rstrip("。") + (
+            "；全区强度按面积加权平均土壤侵蚀模数（土壤流失总量 ÷ 已评估土地面积）"
+            "依 SL 190-2007 分级，不按面积最大的等级。"
+        )
+    else:
+        de, ce = _EN_CLASS.get(dom, "slight"), _EN_CLASS.get(code, "slight")
+        old = f"Erosion is mainly {de}: the district is a {de}-erosion area. "
+        new = (
+            f"Erosion is mainly {de}. The mean soil-loss modulus is {fmt(m)} t/(km²·a) and "
+            f"the total soil loss {fmt(total_wt)} × 10⁴ t/a: the district is a {ce}-erosion "
+            "area. "
+        )
+        head = (
+            head.replace(old, new)
+            if old in head
+            else head.replace("The soil-conservation rate", new + "The soil-conservation rate", 1)
+        )
+        head += (
+            f"Unassessed area (a factor missing): {fmt(un_ha)} ha, {fmt(un_pct)}% of the "
+            "total land area. "
+        )
+        if summary.get("official_area_ha"):
+            head += (
+                f"Areas are adjusted to the official land area of "
+                f"{fmt(summary['official_area_ha'])} ha (factor "
+                f"{summary['area_scale_factor']:.6f}). "
+            )
+        note = note.rstrip(".") + (
+            "; the district's intensity is the SL 190-2007 class of its area-weighted mean "
+            "soil-loss modulus (total soil loss / assessed land area), not its largest class."
+        )
+    return head + sep + note
 
 
 def _paragraph_zh(table, name, year, land, x, y, rate, dom, delta, brk, region, type_note):

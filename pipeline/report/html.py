@@ -455,6 +455,7 @@ def _extra_context(extra_sections) -> list[dict]:
         out.append(
             {
                 "title": str(section["title"]),
+                "warning": bool(section.get("warning")),
                 "paragraphs": _paragraphs(text),
                 "table": _frame_table(table, f"extra-table-{index}", section.get("caption", ""))
                 if table is not None
@@ -505,6 +506,7 @@ def render_html_report(
     figures: dict | None = None,
     extra_sections=None,
     footer: str | None = None,
+    banner: str | None = None,
 ) -> str:
     """The report as an HTML string (see :func:`build_html_report`)."""
     import markupsafe
@@ -536,6 +538,7 @@ def render_html_report(
         "extra_sections": _extra_context(extra_sections),
         "notes": _notes(summary or {}),
         "footer": footer,
+        "banner": banner,
     }
     return _environment().get_template(TEMPLATE_FILE).render(**context)
 
@@ -554,6 +557,7 @@ def build_html_report(
     figures: dict | None = None,
     extra_sections=None,
     footer: str | None = None,
+    banner: str | None = None,
 ) -> Path:
     """Write the bulletin as ONE self-contained HTML file (opens offline), atomically.
 
@@ -592,6 +596,8 @@ def build_html_report(
     extra_sections : list, optional
         Dicts ``{"title", "text"?, "table"? (DataFrame), "caption"?}`` or
         ``(title, text | DataFrame)`` pairs, appended after the figures.
+    banner : str, optional
+        A warning shown under the title, e.g. "示范数据 / synthetic demo data".
     footer : str, optional
         Footer text (e.g. a generation date); none by default, so output is
         deterministic.
@@ -619,5 +625,6 @@ def build_html_report(
         figures=figures,
         extra_sections=extra_sections,
         footer=footer,
+        banner=banner,
     )
     return write_text(html, out_html)

@@ -69,6 +69,9 @@ FACTOR_STYLES: dict[str, dict] = {
         units="t·ha·h·ha⁻¹·MJ⁻¹·mm⁻¹",
     ),
     "LS": dict(cmap="magma_r", log=True, zh="地形因子 LS", en="Topographic factor LS", units="1"),
+    # CSLE maps L and S separately
+    "L": dict(cmap="magma_r", log=True, zh="坡长因子 L", en="Slope-length factor L", units="1"),
+    "S": dict(cmap="magma_r", log=True, zh="坡度因子 S", en="Slope-steepness factor S", units="1"),
     "C": dict(
         cmap="RdYlGn_r", log=False, zh="植被覆盖与管理因子 C", en="Cover-management C", units="1"
     ),

@@ -16,10 +16,10 @@ Files (``write_tables``):
   ``district_classes.csv``, ``district_summary.csv``,
   ``zone_classes_<layer>.csv``, ``zone_summary_<layer>.csv``,
   ``change_matrix.csv``, ``change_by_class.csv``, ``change_summary.csv``.
-- ``tables.xlsx``, the human tables, one sheet each (``district``,
-  ``townships``, ``watersheds``, other zone layers, ``change``), with bilingual
-  headers naming the unit, e.g. ``面积 area (ha)``; values are stored at full
-  precision and displayed with two decimals.
+- ``tables.xlsx``, the human tables, one per sheet with Chinese headers naming
+  the unit (``report.units``), totals rows and a frozen header
+  (``pipeline.report.workbook``); values are stored at full precision and
+  displayed with two decimals.
 
 All files are written atomically (``pipeline.io.atomic_path``) and
 deterministically: the XLSX has fixed document timestamps and fixed ZIP entry
@@ -39,7 +39,7 @@ import pandas as pd
 
 from pipeline.classify import CLASS_CODES, CLASSES
 from pipeline.errors import InputDataError
-from pipeline.io import atomic_path, write_csv
+from pipeline.io import write_csv
 from pipeline.stats import CLASS_TABLE_COLUMNS, ZONE_TABLE_COLUMNS, zone_summary
 
 ROUNDING_RULE_ZH = "百分比按最大余数法修约至两位小数，各级占比之和为 100.00%"
@@ -260,49 +260,6 @@ class _FixedTimeZipFile(zipfile.ZipFile):
         return super().open(name, mode, pwd, force_zip64=force_zip64)
 
 
-def _write_df(ws, df: pd.DataFrame, start_row: int, *, title: str | None = None) -> int:
-    """Write a DataFrame with bilingual headers; return the next free row."""
-    from openpyxl.styles import Font
-
-    r = start_row
-    if title:
-        ws.cell(row=r, column=1, value=title).font = Font(bold=True)
-        r += 1
-    for j, col in enumerate(df.columns, start=1):
-        ws.cell(row=r, column=j, value=HEADERS.get(col, col)).font = Font(bold=True)
-    for row in df.itertuples(index=False):
-        r += 1
-        for j, (col, value) in enumerate(zip(df.columns, row, strict=True), start=1):
-            if isinstance(value, (float, np.floating)):
-                value = None if np.isnan(value) else float(value)
-            elif isinstance(value, np.integer):
-                value = int(value)
-            cell = ws.cell(row=r, column=j, value=value)
-            if isinstance(value, float) and (col.endswith("_ha") or col.endswith("_pct")):
-                cell.number_format = "0.00"
-    for j, col in enumerate(df.columns, start=1):
-        width = max(len(str(HEADERS.get(col, col))), 10)
-        ws.column_dimensions[ws.cell(row=1, column=j).column_letter].width = min(width + 2, 48)
-    return r + 2
-
-
-def _write_pairs(ws, pairs: Sequence[tuple[str, object]], start_row: int, title: str) -> int:
-    from openpyxl.styles import Font
-
-    ws.cell(row=start_row, column=1, value=title).font = Font(bold=True)
-    r = start_row
-    for label, value in pairs:
-        r += 1
-        ws.cell(row=r, column=1, value=label)
-        if isinstance(value, (float, np.floating)):
-            value = None if np.isnan(value) else float(value)
-            cell = ws.cell(row=r, column=2, value=value)
-            cell.number_format = "0.00"
-        else:
-            ws.cell(row=r, column=2, value=value.item() if hasattr(value, "item") else value)
-    return r + 2
-
-
 def write_tables(
     out_dir: str | os.PathLike,
     *,
@@ -312,6 +269,9 @@ def write_tables(
     change: Mapping | None = None,
     year: int,
     district_name: str,
+    extra_tables: Mapping[str, pd.DataFrame] | None = None,
+    provenance_rows: Sequence[tuple[str, object]] | None = None,
+    units: str | None = None,
 ) -> dict[str, Path]:
     """Write the bulletin tables as CSV files and one XLSX workbook, atomically.
 
@@ -332,6 +292,14 @@ def write_tables(
         The bulletin year.
     district_name : str
         Name of the district (written into the summary table and the workbook).
+    extra_tables : dict of pandas.DataFrame, optional
+        Further tables in ha from the statistics stages (``soil_loss_<layer>``,
+        ``zone_change_<layer>``, ``slope_landuse``, ``key_townships``): written as CSV
+        and as sheets (``pipeline.report.workbook``).
+    provenance_rows : list of (label, value), optional
+        Data sources, parameters and versions for the 数据来源与参数 sheet.
+    units : str, optional
+        ``report.units`` (ha, km2, mu, wanmu) of the workbook; CSVs stay in ha.
 
     Returns
     -------
@@ -349,9 +317,6 @@ def write_tables(
     ...                     district_name="示例区"))
     ['district_classes', 'district_summary', 'xlsx']
     """
-    from openpyxl import Workbook
-    from openpyxl.writer.excel import ExcelWriter
-
     out_dir = Path(out_dir)
     missing = [c for c in CLASS_TABLE_COLUMNS if c not in district_table.columns]
     if missing:
@@ -382,40 +347,22 @@ def write_tables(
         written["change_by_class"] = write_csv(per_class, out_dir / "change_by_class.csv")
         written["change_summary"] = write_csv(scalars, out_dir / "change_summary.csv")
 
-    wb = Workbook()
-    wb.properties.creator = "shuibao"
-    wb.properties.created = _FIXED_TIME
-    wb.properties.modified = _FIXED_TIME
-    wb.properties.title = f"{district_name} {year} 水土流失 soil erosion"
-    ws = wb.active
-    ws.title = "district"
-    r = _write_df(
-        ws, district, 1, title=f"{district_name} {year} 年水土流失强度分级 intensity classes"
-    )
-    pairs = [(SUMMARY_LABELS.get(k, k), v) for k, v in summary.items()]
-    _write_pairs(ws, pairs, r, "汇总 summary")
-    for layer, wide in zone_wide:
-        sheet = wb.create_sheet(SHEET_NAMES.get(layer, layer)[:31])
-        _write_df(sheet, wide, 1, title=f"{district_name} {year} {layer}")
-    if change_parts is not None:
-        mat, per_class, scalars = change_parts
-        sheet = wb.create_sheet("change")
-        y0, y1 = change.get("year0"), change.get("year1")
-        r = 1
-        if mat is not None:
-            r = _write_df(sheet, mat, r, title=f"强度转移矩阵 transition matrix {y0}→{y1} (ha)")
-        r = _write_df(sheet, per_class, r, title=f"分级面积变化 change by class {y0}→{y1}")
-        pairs = [
-            (SUMMARY_LABELS.get(k, k), v)
-            for k, v in scalars.iloc[0].items()
-            if k not in ("year0", "year1")
-        ]
-        _write_pairs(sheet, pairs, r, "变化汇总 change summary")
+    from pipeline.report.workbook import bulletin_sheets, write_workbook
 
+    for name, df in (extra_tables or {}).items():
+        written[name] = write_csv(df, out_dir / f"{name}.csv")
+    sheets = bulletin_sheets(
+        district_table=district,
+        summary=summary,
+        summary_labels=SUMMARY_LABELS,
+        zone_wide=zone_wide,
+        change_parts=change_parts,
+        extra_tables=extra_tables,
+        provenance_rows=provenance_rows,
+        units=units,
+    )
     xlsx = out_dir / "tables.xlsx"
-    with atomic_path(xlsx) as tmp:
-        with _FixedTimeZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-            ExcelWriter(wb, archive).save()
+    write_workbook(xlsx, sheets, title=f"{district_name} {year} 水土流失监测成果表", units=units)
     written["xlsx"] = xlsx
     return written
 

@@ -39,6 +39,9 @@ def all_targets():
         for key in ("report_html", "bulletin_zh", "bulletin_en")
     ]
     targets += [P("change_summary", aoi=AOI, y0=y0, y1=y1) for y0, y1 in change_pairs()]
+    if config["sediment"]["enabled"]:
+        targets += expand(os.path.join(OUT, "{year}", "sediment", "gauge_comparison.csv"), aoi=AOI, year=YEARS)
+    targets += deliverable_targets()  # pipeline/rules/deliverables.smk
     return targets
 
 
@@ -100,6 +103,17 @@ def report_inputs(wildcards):
         d["change_matrix"] = P("change_matrix", **c)
         d["change_summary"] = P("change_summary", **c)
         d["change_chart"] = P("change_chart", **c)
+        d["change_split"] = os.path.join(OUT, f"change_{prev}_{year}", "change_split.json").format(aoi=wildcards.aoi)  # rain part vs land part
+    if year in DIST_YEARS:  # pipeline/rules/disturbance.smk
+        d["disturbance_summary"] = os.path.join(OUT, "{year}", "disturbance", "summary.json").format(
+            aoi=wildcards.aoi, year=year
+        )
+    if config["sediment"]["enabled"]:
+        sed_dir = os.path.join(OUT, "{year}", "sediment").format(aoi=wildcards.aoi, year=year)
+        d["sediment_csv"] = os.path.join(sed_dir, "gauge_comparison.csv")
+        d["sediment_json"] = os.path.join(sed_dir, "gauge_comparison.json")
+        d["sediment_chart"] = os.path.join(sed_dir, "gauge_comparison.png")
+    d.update(report_extra_inputs(wildcards))  # pipeline/rules/deliverables.smk
     if ML_ENABLED:
         d["intensity_ml"] = P("intensity_ml", **w)
         for key in ("ml_cv", "ml_areas", "ml_agreement", "ml_map"):

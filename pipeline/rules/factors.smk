@@ -65,6 +65,8 @@ rule factor_cover:
         ndvi=[] if config["cover"]["method"] == "table" else P("ndvi"),
         landcover=P("landcover"),
         shares=P("r_shares"),
+        # one pair of NDVI end-members for the whole assessment (rules/endmembers.smk)
+        endmembers=[] if config["cover"]["method"] != "cai2000" else FVC_ENDMEMBERS,
     output:
         cover=LAYOUT.factor("C" if MODEL == "rusle" else "B"),
     params:
@@ -84,11 +86,13 @@ if MODEL == "rusle":
 
     rule factor_p:
         input:
+            unpack(treatment_measures_input),  # #15 hook: {} unless measure_factors.p_table
             landcover=P("landcover"),
         output:
             p=P("factor_P"),
         params:
             support=config["support"],
+            **TR_FACTOR_PARAMS,
         log:
             os.path.join(LOGS, "{year}", "factor_p.log"),
         benchmark:
@@ -102,12 +106,20 @@ else:
 
     rule factor_e_t:
         input:
+            unpack(treatment_measures_input),  # #15 hook: {} unless measure_factors.e/t_table
             landcover=P("landcover"),
+            # optional polygon layers of engineering / tillage measures (csle.measures, csle.tillage)
+            layers=[
+                layer["path"]
+                for layer in (config["csle"].get("measures"), config["csle"].get("tillage"))
+                if layer
+            ],
         output:
             e=P("factor_E"),
             t=P("factor_T"),
         params:
             csle=config["csle"],
+            **TR_FACTOR_PARAMS,
         log:
             os.path.join(LOGS, "{year}", "factor_e_t.log"),
         benchmark:

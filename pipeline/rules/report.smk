@@ -1,3 +1,8 @@
+from pipeline.illustrative import illustrative_settings
+
+ILLUSTRATIVE = illustrative_settings(config)  # settings without a cited source: 示意 stamp
+
+
 # Report: bulletin sentences, tables (CSV/XLSX), maps, charts and one self-contained HTML file.
 
 rule report:
@@ -22,6 +27,10 @@ rule report:
         languages=config["report"]["languages"],
         model=MODEL,
         classification=config["classification"],
+        units=config["report"]["units"],
+        config=config,
+        rainfall=config["rainfall"],
+        illustrative=ILLUSTRATIVE,
     log:
         os.path.join(LOGS, "{year}", "report.log"),
     benchmark:

@@ -12,6 +12,7 @@ rule soil_loss:
     params:
         model=MODEL,
         classification=config["classification"],
+        class_colours=config["report"]["class_colours"],
     log:
         os.path.join(LOGS, "{year}", "soil_loss.log"),
     benchmark:

@@ -3,14 +3,20 @@
 
 rule statistics:
     input:
+        unpack(soil_loss_factors),  # only read to name a missing factor
         intensity=P("intensity"),
+        soil_loss=P("soil_loss"),
+        aoi=P("aoi"),
         townships=P("townships"),
-        watersheds=P("watersheds"),
+        watersheds=lambda wildcards: watershed_layer(wildcards),  # deliverables_inputs.smk
     output:
         classes=P("class_areas"),
         summary=P("summary"),
         townships=P("zones_township"),
         watersheds=P("zones_watershed"),
+    params:
+        statistics=config["statistics"],
+        classification=config["classification"],
     log:
         os.path.join(LOGS, "{year}", "statistics.log"),
     benchmark:

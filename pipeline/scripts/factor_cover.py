@@ -13,4 +13,5 @@ run_from_snakemake(
     cover=smk.params.cover,
     what=smk.params.what,
     compute=smk.config["compute"],
+    endmembers_path=smk.input.endmembers or None,
 )

@@ -9,5 +9,7 @@ run_from_snakemake(
     landcover_path=smk.input.landcover,
     out_p=smk.output.p,
     support=smk.params.support,
+    measures_path=smk.input.get("measures"),  # treatment (#15) hook, None when off
+    measure_factors=smk.params.get("measure_factors"),
     compute=smk.config["compute"],
 )

@@ -16,6 +16,11 @@ run_from_snakemake(
     languages=smk.params.languages,
     model=smk.params.model,
     classification=smk.params.classification,
+    units=smk.params.units,
+    config=smk.params.config,
     compute=smk.config["compute"],
     config_hash=config_hash(dict(smk.config)),
+    terrain=smk.config.get("terrain"),
+    rainfall=smk.params.rainfall,
+    illustrative=list(smk.params.illustrative),
 )

@@ -14,5 +14,6 @@ run_from_snakemake(
     out_intensity=smk.output.intensity,
     model=smk.params.model,
     classification=smk.params.classification,
+    class_colours=smk.params.class_colours,
     compute=smk.config["compute"],
 )

@@ -1147,7 +1147,8 @@ def make_survey(
     """Field-survey points with an observed SL 190-2007 class drawn from ``hidden_soil_loss``.
 
     Points are stratified by land cover (allocation ∝ area × ``SURVEY_WEIGHTS``, at
-    least 3 per class present) at random cells inside the AOI; the class of the
+    least 3 per class present) at random cells inside the AOI, recorded with each point as
+    ``stratum`` (land-cover code) and ``inclusion_probability`` (n_h / N_h); the class of the
     hidden soil loss (south red-soil breaks) is recorded with a
     ``TRUTH_OBSERVATION_ERROR`` chance of being one class off.
     """
@@ -1170,6 +1171,11 @@ def make_survey(
         cells.append(rng.choice(idx, size=min(int(k), idx.size), replace=False))
     cells = np.sort(np.concatenate(cells))[:n_points]
     rows, cols = np.divmod(cells, grid.width)
+    # design: stratum = land-cover code, π = n_h / N_h (pixels of the class inside the AOI)
+    stratum = lc.ravel()[cells].astype(np.int64)
+    n_h = {c: int((stratum == c).sum()) for c in present}
+    big_n_h = {c: int((inside & (lc == c)).sum()) for c in present}
+    inclusion = np.array([n_h[c] / big_n_h[c] for c in stratum.tolist()], dtype="float64")
     loss = hidden_soil_loss(
         rows,
         cols,
@@ -1196,6 +1202,8 @@ def make_survey(
             "survey_id": [f"S{year}-{i + 1:04d}" for i in range(rows.size)],
             "year": np.full(rows.size, int(year), np.int64),
             "intensity_class": observed,
+            "stratum": stratum,
+            "inclusion_probability": inclusion,
         },
         geometry=list(points),
         crs=grid.crs,

@@ -122,12 +122,16 @@ WORLDCOVER_NODATA = 0
 
 
 # --------------------------------------------------------------------------- grid
-def _read_vector(path, *, layer=None, what="vector file") -> gpd.GeoDataFrame:
+def _read_vector(path, *, layer=None, what="vector file", encoding=None) -> gpd.GeoDataFrame:
+    from pipeline.vector_io import vector_encoding
+
     path = Path(path)
     if not path.exists():
         raise InputDataError(f"{what} not found: {path}")
+    # shapefile text: config `encoding`, else .cpg, else UTF-8 / GB18030 detected (or stop)
+    enc = vector_encoding(path, encoding)
     try:
-        gdf = gpd.read_file(path, layer=layer)
+        gdf = gpd.read_file(path, layer=layer, **({"encoding": enc} if enc else {}))
     except Exception as exc:  # pyogrio raises several types
         raise InputDataError(f"cannot read {what} {path} (layer {layer!r}): {exc}") from exc
     if gdf.crs is None:
@@ -540,6 +544,30 @@ def write_local_landcover(
     return write_landcover(lc, out_path, grid=grid, tags={"source": f"local:{Path(src_path).name}"})
 
 
+def _is_vector(path) -> bool:
+    from pipeline.landuse_polygons import VECTOR_SUFFIXES
+
+    return bool(path) and Path(str(path)).suffix.lower() in VECTOR_SUFFIXES
+
+
+def write_landuse_polygons(src_path, grid: AnalysisGrid, out_path, lc_cfg: Mapping) -> Path:
+    """Write ``landcover_{year}.tif`` from 三调-style land-use polygons (pipeline.landuse_polygons)."""
+    from pipeline.landuse_polygons import rasterize_landuse
+
+    gdf = _read_vector(
+        src_path, layer=lc_cfg.get("layer"), what="land-use layer", encoding=lc_cfg.get("encoding")
+    )
+    codes = rasterize_landuse(
+        gdf,
+        grid,
+        code_col=lc_cfg.get("code_col") or "DLBM",
+        recode=lc_cfg.get("recode"),
+        source=f"land-use layer {src_path}",
+    )
+    da = grid.dataarray(codes, name="landcover", units="class", nodata=landcover.NODATA)
+    return write_landcover(da, out_path, grid=grid, tags={"source": f"local:{Path(src_path).name}"})
+
+
 def write_local_ndvi(
     src, grid: AnalysisGrid, out_path, *, scale: float = 1.0, offset: float = 0.0, nodata=None
 ) -> Path:
@@ -820,6 +848,7 @@ def read_zones(
     name_col: str,
     name_en_col: str | None = None,
     grid: AnalysisGrid,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Zone polygons (townships or small watersheds) in the grid CRS.
 
@@ -827,7 +856,7 @@ def read_zones(
     Chinese name when ``name_en_col`` is not given). Errors name the file and
     column: missing columns, no CRS, duplicate IDs, non-polygon geometries.
     """
-    gdf = _read_vector(path, layer=layer, what="zone layer")
+    gdf = _read_vector(path, layer=layer, what="zone layer", encoding=encoding)
     _require_columns(gdf, path, [id_col, name_col, name_en_col], "zone layer")
     types = set(gdf.geom_type.dropna())
     if not types <= {"Polygon", "MultiPolygon"}:
@@ -858,6 +887,8 @@ def read_survey(
     year: int | None = None,
     year_col: str | None = None,
     layer: str | None = None,
+    stratum_col: str | None = None,
+    inclusion_col: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Field-survey points with SL 190-2007 intensity classes, in the grid CRS.
 
@@ -876,13 +907,25 @@ def read_survey(
     year : int, optional
         Year of every point when there is no year column.
 
+    stratum_col, inclusion_col : str, optional
+        Sampling design: the stratum of each point and its inclusion probability π
+        (n_h / N_h), kept as ``stratum`` and ``inclusion_probability`` (both or neither).
+
     Returns
     -------
     geopandas.GeoDataFrame
-        ``survey_id`` (str), ``year`` (int), ``intensity_class`` (int 1–6).
+        ``survey_id`` (str), ``year`` (int), ``intensity_class`` (int 1–6), and
+        ``stratum``, ``inclusion_probability`` when their columns are given.
     """
     gdf = _read_vector(path, layer=layer, what="survey layer")
-    _require_columns(gdf, path, [class_col, id_col, year_col], "survey layer")
+    if (stratum_col is None) != (inclusion_col is None):
+        raise ConfigError(
+            f"survey {path}: give both stratum_col and inclusion_col (the sampling design), "
+            "or neither"
+        )
+    _require_columns(
+        gdf, path, [class_col, id_col, year_col, stratum_col, inclusion_col], "survey layer"
+    )
     if year_col is None and year is None:
         raise ConfigError(f"survey {path}: give year_col or year")
     types = set(gdf.geom_type.dropna())
@@ -914,12 +957,18 @@ def read_survey(
             f"(IDs {outside[:10]} from column {id_col or '(row number)'!r})"
         )
     years = gdf[year_col].astype(int).to_numpy() if year_col else np.full(len(gdf), int(year))
+    columns = {
+        "survey_id": ids.to_numpy(),
+        "year": years,
+        "intensity_class": raw.astype(int).to_numpy(),
+    }
+    if stratum_col is not None:
+        columns["stratum"] = gdf[stratum_col].astype(str).to_numpy()
+        columns["inclusion_probability"] = pd.to_numeric(
+            gdf[inclusion_col], errors="coerce"
+        ).to_numpy(dtype="float64")
     return gpd.GeoDataFrame(
-        {
-            "survey_id": ids.to_numpy(),
-            "year": years,
-            "intensity_class": raw.astype(int).to_numpy(),
-        },
+        columns,
         geometry=pts.values,
         crs=grid.crs,
     )
@@ -1093,6 +1142,7 @@ def _write_zones_from_config(zone_cfg, grid, out_path, aoi_path) -> Path:
         name_col=zone_cfg.get("name_col"),
         name_en_col=zone_cfg.get("name_en_col"),
         grid=grid,
+        encoding=zone_cfg.get("encoding"),
     )
     return write_zones(zones, out_path)
 
@@ -1109,6 +1159,8 @@ def _write_survey_from_config(survey_cfg, grid, out_path, aoi_path, *, year: int
         year=None if year_col else int(year),
         year_col=year_col,
         layer=survey_cfg.get("layer"),
+        stratum_col=survey_cfg.get("stratum_col"),
+        inclusion_col=survey_cfg.get("inclusion_col"),
     )
     if year_col:
         points = points[points["year"] == int(year)].reset_index(drop=True)
@@ -1173,21 +1225,30 @@ def prepare_inputs(
         )
     if "landcover" in names:
         lc = _section(local_cfg, "landcover")
-        if not lc.get("recode"):
+        if _is_vector(lc.get("path")):  # 三调-style land-use polygons (DLBM codes)
+            for year in years:
+                src = resolve_path(lc["path"], year=year, key="source.local.landcover.path")
+                written[f"landcover_{year}"] = write_landuse_polygons(
+                    src, grid, out_dir / f"landcover_{year}.tif", lc
+                )
+        elif not lc.get("recode"):
             raise ConfigError(
                 "config key 'source.local.landcover.recode' is not set: map every class code "
                 "of the file to a Shuibao land-cover key (forest, paddy, …)"
             )
-        for year in years:
-            written[f"landcover_{year}"] = write_local_landcover(
-                resolve_path(lc.get("path") or "", year=year, key="source.local.landcover.path"),
-                grid,
-                out_dir / f"landcover_{year}.tif",
-                recode=lc["recode"],
-                band=lc.get("band"),
-                nodata=lc.get("nodata"),
-                fill_mask=inside,
-            )
+        else:
+            for year in years:
+                written[f"landcover_{year}"] = write_local_landcover(
+                    resolve_path(
+                        lc.get("path") or "", year=year, key="source.local.landcover.path"
+                    ),
+                    grid,
+                    out_dir / f"landcover_{year}.tif",
+                    recode=lc["recode"],
+                    band=lc.get("band"),
+                    nodata=lc.get("nodata"),
+                    fill_mask=inside,
+                )
     if "ndvi" in names and local_cfg.get("ndvi"):
         ndvi = local_cfg["ndvi"]
         for year in years:

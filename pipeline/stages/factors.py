@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -76,7 +77,7 @@ def make_r(
         raise InputDataError(
             f"{rain_path}: no daily rainfall for {year} (record has {years_in_record.tolist()})"
         )
-    if len(years_in_record) < 10:
+    if len(years_in_record) < 10 and rainfall.get("method", "zhang_wenbo") == "zhang_wenbo":
         log.warning(
             "%s: the daily rainfall record has %d year(s) (%s–%s); the Zhang Wenbo α/β are "
             "meant for >= 10 years and are computed from what is there",
@@ -86,18 +87,55 @@ def make_r(
             years_in_record.max(),
         )
     rainfall = with_defaults("rainfall", rainfall)
+    rain_year = rain.sel(time=rain["time"].dt.year == int(year))
     method = rainfall["method"]
-    r_coarse, r_half = rf.erosivity_for_year(
-        rain, year=int(year), method=method, threshold_mm=float(rainfall["threshold_mm"])
-    )
-    shares = rf.halfmonth_share(r_half)
+    threshold = float(rainfall["threshold_mm"])
+    mode = rainfall["mode"]
+    extra_tags = {}
+    if method == "zhang_wenbo":
+        from pipeline.factors.rainfall_reference import reference_erosivity
+
+        period = rainfall.get("reference_period")
+        ref = reference_erosivity(
+            rain,
+            year=int(year),
+            mode=mode,
+            reference_period=tuple(period) if period else None,
+            threshold_mm=threshold,
+        )
+        if ref["period_defaulted"]:
+            log.warning(
+                "rainfall.reference_period is not set: R uses all complete years %s–%s; "
+                "extending the rain record will change past years' results (set the period)",
+                *ref["period"],
+            )
+        r_half, r_coarse = ref["r_halfmonth"], ref["r_factor"]
+        extra_tags = {
+            "r_mode": mode,
+            "r_reference_period": "{}-{}".format(*ref["period"]),
+            "r_reference_period_defaulted": str(ref["period_defaulted"]),
+        }
+    else:
+        annual = rain_year.sum("time")
+        r_coarse = rf.erosivity_renard_freimund(annual)
+        # No intra-annual model: shares follow half-month rainfall totals.
+        period = xr.DataArray(rf.halfmonth_index(rain_year["time"]), dims="time")
+        r_half = rain_year.groupby(period.rename("period")).sum("time")
+    shares = ref["r_share"] if method == "zhang_wenbo" else rf.halfmonth_share(r_half)
     template = open_raster(dem_path, chunks=chunks_2d(compute))
     r_grid = _to_grid(
         r_coarse.rio.write_crs(rain.rio.crs), template, name="R", units="MJ mm ha-1 h-1 a-1"
     )
     tags = provenance("factor_r", rainfall=rainfall, method=method, year=int(year))
+    tags.update(extra_tags)
     write_cog(r_grid, out_r, tags=tags)
-    mean_share = rf.district_halfmonth_share(r_half)
+    share_source = ref["r_share"] if method == "zhang_wenbo" else r_half
+    mean_share = share_source.sum([d for d in share_source.dims if d != "period"])
+    mean_share = (
+        mean_share / float(mean_share.sum())
+        if float(mean_share.sum()) > 0
+        else mean_share * 0 + 1 / 24
+    )
     write_csv(
         pd.DataFrame(
             {
@@ -171,7 +209,13 @@ from pipeline.factors.cover import ENDMEMBER_SAMPLE_PIXELS, endmember_sample  # 
 
 
 def cover_factor(
-    *, ndvi: xr.DataArray, lc: xr.DataArray, shares: xr.DataArray, cover: Mapping, what: str = "C"
+    *,
+    ndvi: xr.DataArray,
+    lc: xr.DataArray,
+    shares: xr.DataArray,
+    cover: Mapping,
+    what: str = "C",
+    endmembers: Mapping | None = None,
 ) -> xr.DataArray:
     """Annual C (or CSLE B) for the ``cover`` config section: see
     :func:`pipeline.factors.cover.cover_from_ndvi_periods`."""
@@ -187,6 +231,7 @@ def cover_factor(
         table=table_by_code(cover["table"], key="cover.table"),
         nodata_code=landcover.NODATA,
         name=what,
+        endmembers=endmembers,
     )
 
 
@@ -199,29 +244,65 @@ def make_c(
     cover: Mapping,
     what: str = "C",
     compute: Mapping | None = None,
+    endmembers_path=None,
 ) -> None:
     # cover.method table needs no NDVI (the rule then passes no NDVI file)
     method = with_defaults("cover", cover)["method"]
     ndvi = None if method == "table" else _ndvi_periods(ndvi_path, compute)
     lc = open_raster(landcover_path, chunks=chunks_2d(compute))
-    out = cover_factor(ndvi=ndvi, lc=lc, shares=_shares(shares_path), cover=cover, what=what)
+    em = None
+    tags = provenance(f"factor_{what.lower()}", cover=cover)
+    if endmembers_path:  # one pair for the assessment (all periods and years, inside the AOI)
+        import json
+
+        em = json.loads(Path(endmembers_path).read_text(encoding="utf-8"))
+        tags["fvc_endmembers"] = json.dumps(
+            {k: em[k] for k in ("ndvi_soil", "ndvi_veg", "percentiles", "by_class")}
+        )
+    out = cover_factor(
+        ndvi=ndvi, lc=lc, shares=_shares(shares_path), cover=cover, what=what, endmembers=em
+    )
     out = out.rio.write_crs(lc.rio.crs).rio.write_transform(lc.rio.transform())
-    write_cog(out.astype("float32"), out_c, tags=provenance(f"factor_{what.lower()}", cover=cover))
+    write_cog(out.astype("float32"), out_c, tags=tags)
 
 
 # ----------------------------------------------------------------------------- P
-def make_p(*, landcover_path, out_p, support: Mapping, compute: Mapping | None = None) -> None:
+def make_p(
+    *,
+    landcover_path,
+    out_p,
+    support: Mapping,
+    compute: Mapping | None = None,
+    measures_path=None,
+    measure_factors: Mapping | None = None,
+) -> None:
     from pipeline.factors import support as sp
 
     lc = open_raster(landcover_path, chunks=chunks_2d(compute))
     table = with_defaults("support", support)["table"]
     p = sp.p_from_table(lc, table_by_code(table, key="support.table"))
+    if measures_path:  # treatment (#15): measures completed <= year set P where tabled
+        from pipeline.stages.treatment import apply_measures_to_factor
+
+        mf = measure_factors or {}
+        p = apply_measures_to_factor(
+            p, measures_path=measures_path, table=mf.get("p_table", {}),
+            combine=mf.get("combine", "replace"), name="p_factor",
+        )  # fmt: skip
+        support = {**support, "measure_factors": mf}
     p = p.rio.write_crs(lc.rio.crs).rio.write_transform(lc.rio.transform())
     write_cog(p.rename("P").astype("float32"), out_p, tags=provenance("factor_p", support=support))
 
 
 def make_e_t(
-    *, landcover_path, out_e, out_t, csle: Mapping, compute: Mapping | None = None
+    *,
+    landcover_path,
+    out_e,
+    out_t,
+    csle: Mapping,
+    compute: Mapping | None = None,
+    measures_path=None,
+    measure_factors: Mapping | None = None,
 ) -> None:
     """CSLE E (engineering measures) and T (tillage) from land-cover tables.
 
@@ -245,6 +326,14 @@ def make_e_t(
         t = cs.t_from_table(lc, t_table, cropland_codes=t_codes)
     else:
         t = xr.ones_like(lc, dtype="float64")
+    if measures_path:  # treatment (#15): measures completed <= year set E / T where tabled
+        from pipeline.stages.treatment import apply_measures_to_factor
+
+        mf = measure_factors or {}
+        kw = dict(measures_path=measures_path, combine=mf.get("combine", "replace"))
+        e = apply_measures_to_factor(e, table=mf.get("e_table", {}), name="e_factor", **kw)
+        t = apply_measures_to_factor(t, table=mf.get("t_table", {}), name="t_factor", **kw)
+        csle = {**csle, "measure_factors": mf}
     tags = provenance("factor_e_t", csle=csle)
     for da, path, nm in ((e, out_e, "E"), (t, out_t, "T")):
         da = da.where(np.isfinite(lc) & (lc != landcover.NODATA))

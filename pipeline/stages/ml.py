@@ -2,12 +2,15 @@
 
 Features (factors, slope, NDVI statistics, land cover, the RUSLE soil loss) are
 stacked lazily; the model is validated by spatial block cross-validation (with
-random CV beside it), fitted on all units, saved with skops, and mapped through
-dask blocks. Error-adjusted class areas (Olofsson et al. 2014) are estimated
-for the RUSLE map and for the ML map from the same reference sample; for the
-ML map the labels at the survey units are the out-of-fold spatial-CV
-predictions (the same folds as the reported accuracy), so no unit judges a model
-that was trained on it.
+random CV beside it), saved with skops, and mapped through dask blocks.
+
+Accuracy and areas follow the survey's design (``pipeline.ml.design``): Stehman (2014)
+when the survey carries its strata and inclusion probabilities (e.g. stratified by land
+cover), Olofsson et al. (2014) when the map classes are the strata. The ML map whose
+areas are reported is the map whose accuracy is reported: a seeded, stratified share of the
+units (``ml.holdout_fraction``) is held out, the model is trained and cross-validated on
+the rest, and the held-out units judge the mapped result. The RUSLE map is judged on all
+units (none of them was used to make it).
 """
 
 from __future__ import annotations
@@ -39,6 +42,30 @@ def ndvi_statistics(ndvi_path, chunks) -> dict:
     return stats_of(open_raster(ndvi_path, chunks={"band": -1, **chunks}))
 
 
+def holdout_units(strata, valid, *, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of the units held out for the map's accuracy (stratified, seeded).
+
+    Within each stratum, ``round(fraction × n_valid_h)`` valid units are drawn at random (at
+    least 2 when the stratum has 3 or more valid units, so its variance is defined, and at
+    least one left for training). A subsample drawn at random within strata is itself a stratified
+    random sample, so the design-based estimators apply to it with the survey's N_h.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise InputDataError(f"ml.holdout_fraction must be in (0, 1), got {fraction!r}")
+    strata = np.asarray(strata)
+    valid = np.asarray(valid, dtype=bool)
+    rng = np.random.default_rng(seed)
+    out = np.zeros(strata.size, dtype=bool)
+    for h in sorted(set(strata[valid].tolist()), key=str):
+        idx = np.flatnonzero(valid & (strata == h))
+        k = int(round(fraction * idx.size))
+        if idx.size >= 3:  # ≥ 2 held out (a defined variance), ≥ 1 left to train on
+            k = min(max(k, 2), idx.size - 1)
+        if k > 0:
+            out[rng.choice(idx, size=k, replace=False)] = True
+    return out
+
+
 def feature_layers(inputs: Mapping[str, str], chunks) -> dict:
     layers = {}
     for key in FACTOR_KEYS:
@@ -63,7 +90,7 @@ def make_ml(
     compute: Mapping | None = None,
 ) -> None:
     from pipeline import stats
-    from pipeline.ml import accuracy, features, model_io, predict, train
+    from pipeline.ml import accuracy, design, features, model_io, predict, train
     from pipeline.ml.spatial_cv import spatial_cv as run_spatial_cv
     from pipeline.report import maps
 
@@ -82,10 +109,23 @@ def make_ml(
             f"{inputs['survey']}: only {int(valid.sum())} survey units have "
             "complete features; at least 10 are needed to train"
         )
-    X = samples.loc[valid, feature_names].reset_index(drop=True)
-    y = survey.loc[valid, "intensity_class"].to_numpy(int)
-    coords = samples.loc[valid, ["x", "y"]].to_numpy(float)
-    estimator, params, seed = ml["estimator"], dict(ml.get("params", {})), int(ml["seed"])
+    has_design = {"stratum", "inclusion_probability"} <= set(survey.columns)
+    strata_all = (
+        survey["stratum"].astype(str).to_numpy()
+        if has_design
+        else survey["intensity_class"].astype(str).to_numpy()
+    )
+    seed = int(ml["seed"])
+    holdout = holdout_units(
+        strata_all, valid, fraction=float(ml.get("holdout_fraction", 0.3)), seed=seed
+    )
+    train_units = valid & ~holdout
+    X_all = samples[feature_names]
+    y_all = survey["intensity_class"].to_numpy(int)
+    X = X_all.loc[train_units].reset_index(drop=True)
+    y = y_all[train_units]
+    coords = samples.loc[train_units, ["x", "y"]].to_numpy(float)
+    estimator, params = ml["estimator"], dict(ml.get("params", {}))
     n_splits = int(ml["n_splits"])
 
     bar = progress_bar(total=3, desc=f"ML {year}: spatial CV, training, map")
@@ -99,7 +139,7 @@ def make_ml(
         seed=seed,
         return_predictions=True,
     )
-    oof = np.asarray(cv.pop("out_of_fold")["spatial"], dtype=float)
+    cv.pop("out_of_fold", None)
     bar.update(1)
     fitted = train.train_classifier(
         X, y, estimator=estimator, params=params, seed=seed, feature_names=feature_names
@@ -135,27 +175,60 @@ def make_ml(
         tags=provenance("ml", ml=ml, year=int(year)),
     )
 
-    # Error-adjusted areas from the survey sample (reference), for both maps.
+    # Design-based areas and accuracy from the survey sample (reference), for both maps.
     rusle = open_raster(inputs["intensity"], chunks=ch)
     ml_map = open_raster(outputs["intensity_ml"], chunks=ch)
     area = stats.pixel_area_ha(rusle)
-    rows, cols = samples.loc[valid, "row"].to_numpy(int), samples.loc[valid, "col"].to_numpy(int)
-    data = rusle.data
-    rusle_at_units = (
-        np.asarray(data.vindex[rows, cols].compute())
-        if hasattr(data, "vindex")
-        else data[rows, cols]
-    )
+    rows, cols = samples["row"].to_numpy(), samples["col"].to_numpy()
+    ok_rc = valid.copy()
+    r_i, c_i = rows[ok_rc].astype(int), cols[ok_rc].astype(int)
+
+    def at_units(class_map):
+        values = np.full(len(samples), np.nan)
+        data = class_map.data
+        got = (
+            np.asarray(data.vindex[r_i, c_i].compute())
+            if hasattr(data, "vindex")
+            else data[r_i, c_i]
+        )
+        values[ok_rc] = np.asarray(got, dtype="float64")
+        return values
+
+    sizes = None
+    if has_design:
+        sizes = design.stratum_sizes_from_inclusion(
+            strata_all, survey["inclusion_probability"].to_numpy(float)
+        )
+    unit_area = float(area.mean())
     tables = []
-    for name, class_map, labels in (("RUSLE", rusle, rusle_at_units), ("ML", ml_map, oof)):
-        ok = np.isfinite(labels)
-        counts = accuracy.confusion_counts(labels[ok].astype(int), y[ok], classes=CLASS_CODES)
+    for name, class_map, units in (("RUSLE", rusle, valid), ("ML", ml_map, valid & holdout)):
+        labels = at_units(class_map)
+        ok = units & np.isfinite(labels) & (labels != classify.NODATA)
         mapped = accuracy.class_areas(class_map, pixel_area_ha=area, classes=CLASS_CODES)
-        eaa = accuracy.error_adjusted_areas(counts, mapped, classes=CLASS_CODES)
+        eaa = design.design_based_estimates(
+            map_classes=labels[ok].astype(int),
+            reference_classes=y_all[ok],
+            classes=CLASS_CODES,
+            mapped_area_by_class=mapped,
+            strata=strata_all[ok] if has_design else None,
+            stratum_sizes=sizes,
+            unit_area=unit_area,
+        )
         eaa.insert(0, "map", name)
+        eaa.insert(1, "estimator", eaa.attrs["estimator"])
+        eaa.insert(2, "n_reference_units", int(ok.sum()))
+        eaa["mapped_area_ha"] = mapped.reindex(eaa.index).to_numpy()
         eaa["overall_accuracy"] = eaa.attrs["overall_accuracy"]
         eaa["overall_accuracy_ci_halfwidth"] = eaa.attrs["overall_accuracy_ci_halfwidth"]
         tables.append(eaa.reset_index())
+        log.info(
+            "%s map: %s, %d reference units, OA %.3f ± %.3f",
+            name,
+            eaa.attrs["estimator"],
+            int(ok.sum()),
+            eaa.attrs["overall_accuracy"],
+            eaa.attrs["overall_accuracy_ci_halfwidth"],
+        )
     write_csv(pd.concat(tables, ignore_index=True), outputs["areas"])
     agreement = accuracy.agreement_matrix(rusle, ml_map, area, classes=CLASS_CODES)
     write_csv(agreement.reset_index(), outputs["agreement"])

@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipeline import layout
 from pipeline.io import open_raster, write_text
+from pipeline.report.sediment import sediment_sections
 from pipeline.stages.common import chunks_2d
 from pipeline.stages.statistics import read_change
 
@@ -140,8 +141,17 @@ def _html_figures(inputs: Mapping[str, str], fig: Mapping[str, str]) -> dict:
         figures["change"] = inputs["change_chart"]
     if "ml_map" in inputs:
         figures["intensity_ml"] = (inputs["ml_map"], "机器学习强度分级图 ML intensity map")
+    if "sediment_chart" in inputs:
+        figures["sediment"] = (inputs["sediment_chart"], "泥沙：模型与实测 sediment vs gauge")
     figures.update({k: fig[k] for k in fig if k.startswith("factor_")})
     return figures
+
+
+#: known bias of D8 routing, stated when it is chosen (tests/test_terrain_default_routing.py)
+_D8_NOTE = (
+    " LS with D8 flow routing: on slopes oblique to the grid L is 15–30 % low (median), "
+    "up to 40 % (95th percentile); the default MFD is within ~1 %."
+)
 
 
 def make_report(
@@ -157,13 +167,19 @@ def make_report(
     classification: Mapping,
     compute: Mapping | None = None,
     config_hash: str | None = None,
+    terrain: Mapping | None = None,
+    units: str | None = None,
+    config: Mapping | None = None,
+    rainfall: Mapping | None = None,
+    illustrative: Sequence[str] = (),
 ) -> None:
     """Bulletins (zh, en), bulletin tables, maps and charts, and the HTML report of ``year``.
 
     Reads the statistics outputs and the class breaks of ``intensity.tif``; computes nothing.
     """
     from pipeline.environment import environment_record
-    from pipeline.report import bulletin, html, tables
+    from pipeline.report import bulletin, handover, html, provenance, tables
+    from pipeline.report.statements import run_statements
 
     data = read_report_data(inputs)
     names = {"zh": district_name, "en": district_name_en}
@@ -178,8 +194,35 @@ def make_report(
             type_region=classification.get("region"),
         )
 
+    split = _read_json(inputs["change_split"]) if "change_split" in inputs else None
+
+    def statements(lang: str) -> str:  # R mode, rain/land split, 示意 stamp
+        return run_statements(
+            lang=lang, rainfall=rainfall or {}, illustrative=illustrative, change_split=split
+        )
+
+    # hand-over (#14): areas printed in report.units, extra tables, provenance appendix
+    extra = handover.read_extra_tables(inputs)
+    app = provenance.appendix(config or {}, handover.resources_dir(inputs))
+    u_table, u_summary, u_zones, u_change = handover.in_units(
+        data.table, data.summary, data.zone_tables, data.change, units
+    )
+
+    def bulletin_args_u(lang: str) -> dict:
+        return {**bulletin_args(lang), "change": u_change}
+
     for lang in ("zh", "en"):
-        text = bulletin.bulletin_markdown(data.summary, data.table, **bulletin_args(lang))
+        text = bulletin.bulletin_markdown(u_summary, u_table, **bulletin_args_u(lang))
+        text = handover.relabel_text(text, units, lang)
+        head, sep, rest = text.partition("\n\n")
+        head2, sep2, rest2 = rest.partition("\n\n")  # title, paragraph, rest
+        text = head + sep + head2 + "\n\n" + statements(lang) + sep2 + rest2
+        # appended after the unit relabelling: the paragraph prints its own areas in ha
+        if "disturbance_summary" in inputs:  # issue #16: one paragraph appended
+            from pipeline.report.disturbance import disturbance_paragraph
+
+            dist = _read_json(inputs["disturbance_summary"])
+            text += "\n" + disturbance_paragraph(dist, lang=lang, district_name=names[lang]) + "\n"
         write_text(text, outputs[f"bulletin_{lang}"])
     tables.write_tables(
         outputs["tables"],
@@ -189,6 +232,9 @@ def make_report(
         change=data.change,
         year=year,
         district_name=district_name,
+        extra_tables=extra,
+        provenance_rows=provenance.appendix_rows(app),
+        units=units,
     )
 
     lang = languages[0] if languages else "zh"
@@ -196,25 +242,32 @@ def make_report(
     _plot_figures(
         data, inputs, fig, title_year=f"{names[lang]} {year}", lang=lang, ch=chunks_2d(compute)
     )
-    html.build_html_report(
-        outputs["html"],
+    page = html.render_html_report(
         title=f"{names[lang]} {year} 年水土流失动态监测报告"
         if lang == "zh"
         else f"{names[lang]} {year} soil-erosion monitoring report",
         district_name=names[lang],
         year=year,
-        bulletin_paragraph=bulletin.bulletin_paragraph(
-            data.summary, data.table, **bulletin_args(lang)
-        ),
-        district_table=tables.display_class_table(data.table),
-        summary=data.summary,
-        zone_tables=data.zone_tables,
-        change=data.change,
+        bulletin_paragraph=handover.relabel_text(
+            bulletin.bulletin_paragraph(u_summary, u_table, **bulletin_args_u(lang)), units, lang
+        )
+        + ("" if lang == "zh" else " ")
+        + statements(lang),
+        district_table=tables.display_class_table(u_table),
+        summary=u_summary,
+        zone_tables=u_zones,
+        change=u_change,
         figures=_html_figures(inputs, fig),
-        extra_sections=ml_sections(inputs),
+        extra_sections=sediment_sections(inputs)
+        + ml_sections(inputs)
+        + handover.html_sections(extra, units)
+        + provenance.appendix_sections(app),
+        banner=app["banner"],
         footer=f"Model {model.upper()}; SL 190-2007 breaks "
         f"{', '.join(f'{b:g}' for b in data.breaks)} t·ha⁻¹·a⁻¹ (lower ≤ A < upper). "
         + (f"Config hash {config_hash}. " if config_hash else "")
-        + "Software: {software}. Platform: {platform}.".format(**environment_record()),
+        + "Software: {software}. Platform: {platform}.".format(**environment_record())
+        + _D8_NOTE * ((terrain or {}).get("routing") == "d8"),
     )
+    write_text(handover.relabel_html(page, units), outputs["html"])
     log.info("report for %s written to %s", year, outputs["html"])

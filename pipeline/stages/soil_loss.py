@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import geopandas as gpd
 
-from pipeline import classify, landcover, layout
+from pipeline import classify, landcover, layout, raster_style
 from pipeline.config import with_defaults
 from pipeline.io import open_raster, write_cog
 from pipeline.stages.common import aoi_mask, chunks_2d, provenance
@@ -39,6 +39,7 @@ def make_soil_loss(
     model: str,
     classification: Mapping,
     compute: Mapping | None = None,
+    class_colours: Mapping | None = None,
 ) -> None:
     """A = R·K·LS·C·P (rusle) or R·K·L·S·B·E·T (csle), masked to the AOI, and its classes."""
     from pipeline.factors import soil_loss as sl
@@ -78,5 +79,45 @@ def make_soil_loss(
     write_cog(a.astype("float32"), out_soil_loss, tags=tags)
     tags[layout.INTENSITY_BREAKS_TAG] = ",".join(f"{b:.17g}" for b in breaks)
     tags["class_convention"] = "lower <= A < upper"
-    write_cog(intensity, out_intensity, dtype="uint8", nodata=classify.NODATA, tags=tags)
+    # Styled for GIS users: colour table, RAT sidecar and QGIS style (pipeline.raster_style).
+    colours = raster_style.class_colours(class_colours)
+    write_cog(
+        intensity,
+        out_intensity,
+        dtype="uint8",
+        nodata=classify.NODATA,
+        tags=tags,
+        colormap=raster_style.gdal_colormap(colours, nodata=classify.NODATA),
+    )
+    raster_style.write_intensity_sidecars(out_intensity, colours=colours, breaks=breaks)
+    if model == "csle":
+        _warn_defaulted_severe(factors, intensity, lc)
     log.info("soil loss written; breaks %s", breaks)
+
+
+def _warn_defaulted_severe(factors: Mapping[str, str], intensity, lc) -> None:
+    """Warn when a class whose E or T is 1 by default turns mostly 剧烈 (CSLE)."""
+    import rasterio
+
+    from pipeline.factors.measures import mostly_severe_classes
+
+    for name in ("E", "T"):
+        with rasterio.open(factors[name]) as src:
+            text = src.tags().get("defaulted_codes", "")
+        codes = [int(c) for c in text.split(",") if c.strip()]
+        if not codes:
+            continue
+        severe = mostly_severe_classes(intensity, lc, codes=codes)
+        for code, share in severe.items():
+            log.warning(
+                "CSLE: %.0f %% of %s (code %d) is 剧烈, and its %s is 1 by default "
+                "(no value in csle.%s): supply measured %s values before reading the classes",
+                100 * share,
+                landcover.name(code, "zh"),
+                code,
+                name,
+                "engineering_table / csle.measures"
+                if name == "E"
+                else "tillage_table / csle.tillage",
+                name,
+            )

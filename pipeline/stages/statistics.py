@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 
 from pipeline import layout
+from pipeline.errors import InputDataError
 from pipeline.io import open_raster, write_csv
 from pipeline.stages.common import chunks_2d
 
@@ -23,15 +24,64 @@ def make_statistics(
     out_classes,
     out_summary,
     out_zones: Mapping[str, str],
+    soil_loss_path=None,
+    aoi_path=None,
+    factor_paths: Mapping[str, str] | None = None,
+    statistics: Mapping | None = None,
+    classification: Mapping | None = None,
     compute: Mapping | None = None,
 ) -> None:
-    """District class-area table (ha, shares), summary JSON and per-zone tables."""
-    from pipeline import stats
+    """District class-area table (ha, shares), summary JSON and per-zone tables.
 
-    intensity = open_raster(intensity_path, chunks=chunks_2d(compute))
+    With ``soil_loss_path`` and ``aoi_path`` (the workflow), the land area is the AOI's true
+    area, unassessed pixels are counted (the run stops above
+    ``statistics.max_unassessed_pct``, naming the factor), and the summary carries the mean
+    soil-loss modulus, total soil loss and the district's SL 190-2007 class
+    (``pipeline.district``).
+    """
+    from pipeline import classify, district, stats
+
+    ch = chunks_2d(compute)
+    intensity = open_raster(intensity_path, chunks=ch)
     area = stats.pixel_area_ha(intensity)
     table = stats.class_area_table(intensity, area)
-    summary = stats.summarize(table)
+    if soil_loss_path is not None and aoi_path is not None:
+        from pipeline.stages.common import aoi_mask
+        from pipeline.stages.soil_loss import read_aoi
+
+        cfg = dict(statistics or {})
+        cls = dict(classification or {})
+        breaks = tuple(
+            cls.get("breaks_t_ha_yr") or classify.class_breaks(cls.get("region", "south_red_soil"))
+        )
+        soil_loss = open_raster(soil_loss_path, chunks=ch)
+        aoi = read_aoi(aoi_path, intensity.rio.crs)
+        inside = aoi_mask(aoi.geometry, intensity)
+        totals = district.soil_loss_totals(
+            soil_loss, area, inside=inside, erosion_threshold_t_ha_yr=breaks[0]
+        )
+        kwargs = {
+            "aoi_area_ha": district.aoi_true_area_ha(aoi),
+            "assessed_area_ha": totals["assessed_area_ha"],
+            "inside_area_ha": totals["inside_area_ha"],
+            "max_unassessed_pct": float(cfg.get("max_unassessed_pct", 0.5)),
+        }
+        try:
+            book = district.area_bookkeeping(**kwargs)
+        except InputDataError:
+            factors = {k: open_raster(p, chunks=ch) for k, p in (factor_paths or {}).items()}
+            missing = district.missing_factor_areas(factors, area, inside=inside)
+            district.area_bookkeeping(**kwargs, missing=missing)
+            raise
+        table, summary = district.district_summary(
+            table,
+            totals=totals,
+            bookkeeping=book,
+            breaks_t_ha_yr=breaks,
+            official_area_ha=cfg.get("official_area_ha"),
+        )
+    else:
+        summary = stats.summarize(table)
     summary["year"] = int(year)
     write_csv(table, out_classes)
     layout.write_json(summary, out_summary)

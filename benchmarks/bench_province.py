@@ -1,0 +1,199 @@
+"""Benchmark: a synthetic province end to end, tile by tile (LS → soil loss → classes → areas).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_province.py                      # 16, 64, 256 M cells
+    .venv/bin/python benchmarks/bench_province.py --sizes 1000 --routing d8
+    .venv/bin/python benchmarks/bench_province.py --sizes 16 --tile 1024 --workers 2
+
+Each size runs in a fresh process. The DEM is never whole anywhere: a tile's window is
+generated on demand from a seeded function of the global cell coordinates (sums of oriented
+sine waves, 5 km to 60 m wavelengths, 10 m cells, a regional tilt, rounded to 0.1 m so it
+has flats, plus closed basins of 0.5-4 km), so any window of any size is the same surface.
+R, K, C and P are likewise smooth seeded functions of the coordinates, made per tile.
+
+The run is :func:`pipeline.factors._tiled.run` (fill, routing, accumulation, LS, tile by
+tile, intermediate tiles on disk in a temporary folder), and its sink computes
+A = R·K·LS·C·P with :func:`pipeline.factors.soil_loss.soil_loss_rusle`, the SL 190 classes
+with :func:`pipeline.classify.classify_intensity` and adds each class's area. Printed: wall
+time, seconds per stage, MFD rounds, peak RSS (the child's ``ru_maxrss``: the only process),
+ns per cell, cells/s, load average at start and end. Not a test: numbers depend on the
+machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CELL = 10.0
+
+
+def _waves(seed=42):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    waves = []
+    for wavelength, amplitude in [
+        (5000, 120),
+        (2300, 60),
+        (1100, 30),
+        (520, 12),
+        (250, 5),
+        (120, 2),
+        (60, 0.7),
+    ]:
+        angle = rng.uniform(0, np.pi)
+        phase = rng.uniform(0, 2 * np.pi)
+        waves.append((2 * np.pi / wavelength, np.cos(angle), np.sin(angle), phase, amplitude))
+    return waves
+
+
+def dem_window(r0, r1, c0, c1, waves):
+    """DEM rows r0:r1, columns c0:c1 (float32, m): a function of global coordinates only."""
+    import numpy as np
+
+    y = np.arange(r0, r1, dtype=np.float64)[:, None] * CELL
+    x = np.arange(c0, c1, dtype=np.float64)[None, :] * CELL
+    z = 400.0 + 0.01 * y + 0.004 * x + np.zeros((r1 - r0, c1 - c0))
+    for k, cx, cy, phase, amp in waves:
+        z += amp * np.sin(k * (cx * x + cy * y) + phase)
+    # closed basins: a 3 km lattice of bowls, 0.5-4 km across, a few metres deep
+    z -= 6.0 * np.maximum(0.0, np.cos(2 * np.pi * x / 3000.0) * np.cos(2 * np.pi * y / 3100.0)) ** 8
+    return (np.round(z * 10.0) / 10.0).astype(np.float32)
+
+
+def factors_window(r0, r1, c0, c1):
+    """R (MJ·mm·ha⁻¹·h⁻¹·a⁻¹), K (SI), C, P for the window: smooth functions of position."""
+    import numpy as np
+
+    y = np.arange(r0, r1, dtype=np.float64)[:, None] * CELL
+    x = np.arange(c0, c1, dtype=np.float64)[None, :] * CELL
+    r = 3500.0 + 800.0 * np.sin(x / 40_000.0) * np.cos(y / 55_000.0)
+    k = 0.03 + 0.01 * np.sin(x / 7000.0 + y / 9000.0)
+    c = 0.02 + 0.18 * (0.5 + 0.5 * np.sin(x / 1300.0) * np.sin(y / 1700.0)) ** 2
+    p = np.where(np.sin(x / 2500.0 + 1.0) * np.sin(y / 2900.0) > 0.6, 0.35, 1.0)
+    return r, k, c, p
+
+
+def child(side: int, routing: str, tile: int, workers: int, cap: float | None) -> dict:
+    import numpy as np
+    import xarray as xr
+
+    from pipeline.classify import classify_intensity
+    from pipeline.factors import _tiled
+    from pipeline.factors.soil_loss import soil_loss_rusle
+
+    waves = _waves()
+    areas = np.zeros(7)  # hectares per class code 0 (nodata) … 6
+    cell_ha = CELL * CELL / 1e4
+
+    cache = Path(tempfile.mkdtemp(prefix="bench-province-dem-"))
+
+    def read(r0, r1, c0, c1):
+        # a tile's window is read 3 times (fill passes 1 and 2, LS): generated once and kept
+        # on disk, as a DEM file would be read (the whole DEM is never in memory)
+        path = cache / f"{r0}_{r1}_{c0}_{c1}.npy"
+        if path.exists():
+            return np.load(path)
+        z = dem_window(r0, r1, c0, c1, waves)
+        np.save(path, z)
+        return z
+
+    def sink(t, stack):
+        ls = stack[0]
+        r, k, c, p = factors_window(t.r0, t.r1, t.c0, t.c1)
+        a = soil_loss_rusle(
+            r=xr.DataArray(r, dims=("y", "x")),
+            k=xr.DataArray(k, dims=("y", "x")),
+            ls=xr.DataArray(ls, dims=("y", "x")),
+            c=xr.DataArray(c, dims=("y", "x")),
+            p=xr.DataArray(p, dims=("y", "x")),
+        )
+        cls = classify_intensity(a).values
+        codes = np.where(np.isnan(cls), 0, cls).astype(np.int64)
+        areas[:] += np.bincount(codes.ravel(), minlength=7)[:7] * cell_ha
+
+    t0 = time.perf_counter()
+    info = _tiled.run(
+        read,
+        (side, side),
+        dx=CELL,
+        dy=CELL,
+        sink=sink,
+        tile=(tile, tile),
+        routing=routing,
+        max_slope_length_m=cap,
+        layers=("ls_factor",),
+        workers=workers,
+    )
+    info["wall_s"] = time.perf_counter() - t0
+    shutil.rmtree(cache, ignore_errors=True)
+    info["cells"] = side * side
+    info["areas_ha"] = areas.tolist()
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    info["peak_rss_mib"] = use.ru_maxrss / 1024.0
+    info["cpu_s"] = use.ru_utime + use.ru_stime
+    return info
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="16,64,256", help="million cells, comma-separated")
+    ap.add_argument("--routing", default="mfd", choices=["d8", "mfd"])
+    ap.add_argument("--tile", type=int, default=2048)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--cap", type=float, default=None, help="slope-length cap, m (default none)")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child is not None:
+        print(json.dumps(child(args.child, args.routing, args.tile, args.workers, args.cap)))
+        return
+    for size in [float(s) for s in args.sizes.split(",")]:
+        side = int(round((size * 1e6) ** 0.5))
+        load0 = os.getloadavg()[0]
+        cmd = [sys.executable, __file__, "--child", str(side), "--routing", args.routing]
+        cmd += ["--tile", str(args.tile), "--workers", str(args.workers)]
+        if args.cap is not None:
+            cmd += ["--cap", str(args.cap)]
+        env = dict(os.environ, OMP_NUM_THREADS="1")
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise SystemExit(f"child failed:\n{proc.stderr}")
+        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        cells = res["cells"]
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in res["seconds"].items())
+        print(
+            f"{cells / 1e6:.0f} M cells ({side}², {res['tiles']} tiles of {args.tile}², "
+            f"{args.routing}, {args.workers} threads): process {wall:.1f} s, "
+            f"tiled run {res['wall_s']:.1f} s = {1e9 * res['wall_s'] / cells:.0f} ns/cell "
+            f"({cells / res['wall_s'] / 1e6:.2f} M cells/s), CPU {res['cpu_s']:.0f} s = "
+            f"{1e9 * res['cpu_s'] / cells:.0f} ns/cell, peak RSS {res['peak_rss_mib']:.0f} MiB"
+            + (f", MFD rounds {res['mfd_rounds']}" if "mfd_rounds" in res else "")
+            + f", load {load0:.1f} → {os.getloadavg()[0]:.1f}"
+        )
+        print(f"  stages (s): {stages}")
+        areas = res["areas_ha"]
+        print(f"  class areas (ha, nodata, 微度 … 剧烈): {[round(a) for a in areas]}")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+# NDVI end-members of the pixel dichotomy, pooled over every period and year of the run inside
+# the AOI: one file that each year's C (or B) job reads (FVC comparable across years).
+
+FVC_ENDMEMBERS = os.path.join(OUT, "common", "fvc_endmembers.json")
+
+
+# cover.endmember_years fixes the pooled years, so that adding a year leaves C of the others
+ENDMEMBER_YEARS = sorted(int(y) for y in (config["cover"].get("endmember_years") or YEARS))
+
+
+rule fvc_endmembers:
+    input:
+        ndvi=expand(
+            os.path.join(RES, "ndvi_{year}.tif"), year=ENDMEMBER_YEARS, allow_missing=True
+        ),
+        landcover=expand(
+            os.path.join(RES, "landcover_{year}.tif"), year=ENDMEMBER_YEARS, allow_missing=True
+        ),
+        aoi=os.path.join(RES, "aoi.gpkg"),
+    output:
+        FVC_ENDMEMBERS,
+    params:
+        cover=config["cover"],
+    log:
+        os.path.join(LOGS, "fvc_endmembers.log"),
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/fvc_endmembers.py"
