@@ -207,8 +207,12 @@ def _demo_params(source: Mapping, years: Sequence[int]) -> dict:
 
 
 def _years_upto(years: Sequence[int], year: int | None) -> list[int]:
+    """The assessment years up to ``year`` (and ``year`` itself, e.g. a year whose NDVI only
+    serves the end-members, ``cover.endmember_years``)."""
     years = sorted(int(y) for y in years)
-    return years if year is None else [y for y in years if y <= int(year)]
+    if year is None:
+        return years
+    return sorted({y for y in years if y <= int(year)} | {int(year)})
 
 
 #: ``checks`` keys that change what a part writes (others only stop a run).
