@@ -96,6 +96,16 @@ def _dry_run(config: Path, extra: list[str]) -> int:
     return 2
 
 
+def _list_stale_outputs() -> None:
+    """Outputs here made by another Shuibao version or other code (pipeline/codehash.py)."""
+    import pipeline
+    from pipeline import codehash
+
+    text = codehash.describe_stale(codehash.stale_outputs(version=pipeline.__version__))
+    if text:
+        print(f"shuibao: {text}", file=sys.stderr)
+
+
 def _main(argv: list[str] | None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
@@ -118,6 +128,7 @@ def _main(argv: list[str] | None) -> int:
     cfg = load_config(config)  # schema errors with file, key (and line for YAML syntax)
     if args.command == "check":
         status = _dry_run(config, extra)
+        _list_stale_outputs()
         if status == 0 and not args.quiet:
             import yaml
 

@@ -74,6 +74,8 @@ def validate_config(config: Mapping, *, schema: dict | None = None) -> dict:
     # Defaults are inserted by a first pass; a second, plain pass reports errors
     # on the completed document.
     filled = copy.deepcopy(dict(config))
+    if "years" in filled:
+        filled["years"] = _coerce_years(filled["years"])
     for _ in _DefaultFillingValidator(schema).iter_errors(filled):
         pass
     errors = sorted(Draft202012Validator(schema).iter_errors(filled), key=lambda e: list(e.path))
@@ -82,6 +84,35 @@ def validate_config(config: Mapping, *, schema: dict | None = None) -> dict:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(messages))
     _semantic_checks(filled)
     return _canonical(filled)
+
+
+def _coerce_years(years):
+    """Years as integers, however they arrived: YAML integers, or strings from the command
+    line (``--config 'years=[2015,2016]'`` or ``years=2015,2016``); anything else is left
+    for the schema to report.
+
+    >>> _coerce_years("[2015, 2016]"), _coerce_years(["2023", 2024]), _coerce_years(2020)
+    ([2015, 2016], [2023, 2024], [2020])
+    """
+    if isinstance(years, str):
+        text = years.strip()
+        try:
+            parsed = yaml.safe_load(text if text.startswith("[") else f"[{text}]")
+        except yaml.YAMLError:
+            return years
+        years = parsed
+    if isinstance(years, int) and not isinstance(years, bool):
+        return [years]
+    if isinstance(years, list | tuple):
+        out = []
+        for y in years:
+            if isinstance(y, str) and y.strip().isdigit():
+                y = int(y.strip())
+            elif isinstance(y, float) and y.is_integer():
+                y = int(y)
+            out.append(y)
+        return out
+    return years
 
 
 def schema_default(dotted_key: str, *, schema: dict | None = None):

@@ -57,6 +57,18 @@ def _scratch_file(path: Path):
         tmp.unlink(missing_ok=True)
 
 
+def damaged_hint(path) -> str:
+    """What to do with an unreadable file that the workflow wrote itself (truncated by a
+    killed copy or a full disk): delete it and run again; for the user's files, nothing."""
+    parts = Path(path).parts
+    if "resources" in parts or "results" in parts:
+        return (
+            f"; the file looks damaged or truncated (a run killed while writing it, or a full "
+            f"disk): delete {path} and run the workflow again, it is remade"
+        )
+    return ""
+
+
 def open_raster(
     path: str | os.PathLike,
     *,
@@ -83,7 +95,7 @@ def open_raster(
             else:
                 da = xr.open_dataarray(path, engine="rasterio", mask_and_scale=masked)
     except Exception as exc:  # rasterio raises several types for unreadable files
-        raise InputDataError(f"cannot read raster {path}: {exc}") from exc
+        raise InputDataError(f"cannot read raster {path}: {exc}{damaged_hint(path)}") from exc
     if "band" in da.dims and da.sizes["band"] == 1:
         da = da.squeeze("band", drop=True)
     with rasterio.open(path) as src:

@@ -28,7 +28,7 @@ import xarray as xr
 from pipeline import landcover
 from pipeline.errors import GridError, InputDataError
 from pipeline.grid import AnalysisGrid
-from pipeline.io import atomic_path, open_raster, write_cog, write_text
+from pipeline.io import atomic_path, damaged_hint, open_raster, write_cog, write_text
 
 RESOURCES = "resources"
 RESULTS = "results"
@@ -624,7 +624,10 @@ def read_rain(path) -> xr.DataArray:
     path = Path(path)
     if not path.exists():
         raise InputDataError(f"rainfall file not found: {path}")
-    ds = xr.open_dataset(path, decode_coords="all")
+    try:
+        ds = xr.open_dataset(path, decode_coords="all")
+    except Exception as exc:  # netCDF4/h5netcdf raise several types for damaged files
+        raise InputDataError(f"cannot read {path}: {exc}{damaged_hint(path)}") from exc
     if "precipitation" not in ds:
         raise InputDataError(f"{path}: expected a variable 'precipitation' (mm/day)")
     rain = ds["precipitation"]

@@ -20,7 +20,8 @@ PIPELINE = Path(__file__).resolve().parents[1] / "pipeline"
 BASE = {"pipeline.config", "pipeline.errors", "pipeline.grid", "pipeline.io", "pipeline.layout",
         "pipeline.landcover", "pipeline.sl190", "pipeline.packaged", "pipeline.environment",
         "pipeline.example_data", "pipeline.raster_style", "pipeline.units", "pipeline.vector_io",
-        "pipeline.landuse_polygons", "pipeline.tables", "pipeline.illustrative", "pipeline"}  # fmt: skip
+        "pipeline.landuse_polygons", "pipeline.tables", "pipeline.illustrative", "pipeline.checks",
+        "pipeline.codehash", "pipeline"}  # fmt: skip
 SCIENCE = ("pipeline.factors", "pipeline.classify", "pipeline.stats", "pipeline.ml",
            "pipeline.treatment", "pipeline.disturbance", "pipeline.watersheds",
            "pipeline.district")  # fmt: skip

@@ -88,7 +88,9 @@ def test_check_runs_the_workflow_parse_time_checks(tmp_path, capsys):
 def test_check_accepts_the_small_demo_and_counts_jobs(tmp_path, capsys):
     status, err = _check(tmp_path, capsys, str(SMALL), "--quiet")
     assert status == 0, err
-    assert "valid; dry run: 19 jobs to run" in err  # 2 years with ML and a change pair
+    # 2 years with ML, a change pair and FVC end-members; inputs: grid, DEM, soil, zones,
+    # rain and one job per year
+    assert "valid; dry run: 32 jobs to run" in err
 
 
 def test_init_writes_a_commented_config_that_the_schema_accepts(tmp_path):
@@ -159,7 +161,9 @@ def test_wheel_runs_the_small_demo_outside_the_repository(tmp_path):
     work.mkdir()
     cfg = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
     cfg |= {"years": [2024], "ml": {"enabled": False}, "report": {"languages": ["zh"]}}
-    cfg["source"]["demo"] |= {"size_km": 2.0, "n_survey_points": 50, "rain_record_years": 3}
+    cfg["cover"] = {}  # end-members from the one year assessed
+    cfg["source"]["demo"] |= {"size_km": 2.0, "n_survey_points": 50, "rain_record_years": 3,
+                              "rain_last_year": 2024}  # fmt: skip
     (work / "small.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"

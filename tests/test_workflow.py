@@ -155,7 +155,14 @@ def test_changed_parameter_reruns_only_dependent_rules(run, tmp_path):
     assert proc.returncode == 0, proc.stderr
     counts = job_counts(proc.stdout)
     assert counts.get("factor_p") == 2
-    for untouched in ("inputs", "factor_r", "factor_k", "terrain", "factor_cover"):
+    for untouched in (
+        "inputs_dem",
+        "inputs_year",
+        "factor_r",
+        "factor_k",
+        "terrain",
+        "factor_cover",
+    ):
         assert untouched not in counts, f"{untouched} would rerun: {counts}"
     assert {"soil_loss", "statistics", "report"} <= set(counts)
 

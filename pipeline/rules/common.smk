@@ -1,9 +1,10 @@
 # Shared paths and helpers. Wildcards: aoi (from the config), year (from config["years"]).
 import os
+import sys
 from pathlib import Path
 
 from pipeline.layout import MODEL_FACTORS, Layout
-from pipeline.stages.inputs import check_source_config
+from pipeline.stages.inputs import check_source_config, stale_outputs_message
 
 AOI = config["aoi"]
 YEARS = sorted(int(y) for y in config["years"])
@@ -54,6 +55,12 @@ def print_report_locations():
 # that cannot provide it, no NDVI with an NDVI-based cover method, or ML without survey
 # points raise a ConfigError naming the key before any job runs.
 INPUTS_AVAILABLE = check_source_config(config)
+
+# Outputs made by another Shuibao version or other code than installed (pipeline/codehash.py):
+# listed at the start of every run, never mixed silently.
+_STALE = stale_outputs_message()
+if _STALE:
+    print(f"Shuibao WARNING: {_STALE}", file=sys.stderr)
 ML_ENABLED = bool(config["ml"]["enabled"])
 
 

@@ -4,10 +4,14 @@
 FVC_ENDMEMBERS = P("fvc_endmembers")
 
 
+# cover.endmember_years fixes the pooled years, so that adding a year leaves C of the others
+ENDMEMBER_YEARS = sorted(int(y) for y in (config["cover"].get("endmember_years") or YEARS))
+
+
 rule fvc_endmembers:
     input:
-        ndvi=expand(P("ndvi"), year=YEARS, allow_missing=True),
-        landcover=expand(P("landcover"), year=YEARS, allow_missing=True),
+        ndvi=expand(P("ndvi"), year=ENDMEMBER_YEARS, allow_missing=True),
+        landcover=expand(P("landcover"), year=ENDMEMBER_YEARS, allow_missing=True),
         aoi=P("aoi"),
     output:
         FVC_ENDMEMBERS,

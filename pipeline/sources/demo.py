@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -346,7 +346,8 @@ def make_aoi(grid: AnalysisGrid, *, seed: int = 20240601) -> shapely.Polygon:
     r = (np.abs(np.cos(theta)) ** p + np.abs(np.sin(theta)) ** p) ** (-1 / p) * (1 + wobble)
     x, y = r * np.cos(theta), r * np.sin(theta)
     scale = 0.97 * half / max(np.abs(x).max(), np.abs(y).max())
-    poly = shapely.Polygon(np.column_stack([cx + scale * x, cy + scale * y]))
+    # vertices rounded to 1 mm: np.power takes CPU-specific SIMD paths (last bits differ)
+    poly = shapely.Polygon(np.round(np.column_stack([cx + scale * x, cy + scale * y]), 3))
     return shapely.make_valid(poly.simplify(0.0))
 
 
@@ -423,9 +424,12 @@ def make_dem(grid: AnalysisGrid, *, seed: int = 20240601) -> xr.DataArray:
     z = z + FINE_NOISE_M * rel * fractal_noise(
         grid.shape, rng, beta=3.0, max_wavelength_px=max(3.0, 150.0 / res)
     )
+    # Rounded to 1 cm: float64 exp/log/power take CPU-specific SIMD paths in numpy and
+    # differ in the last bits between CPUs; rounding makes the DEM (and all that follows
+    # from it) the same bytes everywhere.
     return _on_grid(
         grid,
-        z.astype(np.float32),
+        np.round(z, 2).astype(np.float32),
         name="elevation",
         units="m",
         attrs={"long_name": "elevation above sea level (synthetic)", "SYNTHETIC": SYNTHETIC_NOTE},
@@ -859,7 +863,7 @@ def make_rain_daily(
         total = field[sel].sum(axis=0)
         field[sel] *= (target / np.maximum(total, 1e-6))[None]
     da = xr.DataArray(
-        field.astype(np.float32),
+        np.round(field, 2).astype(np.float32),  # 0.01 mm: the same bytes on every CPU
         dims=("time", "y", "x"),
         coords={"time": time_index, "y": lat, "x": lon},
         name="precipitation",
@@ -1235,6 +1239,8 @@ def generate_demo(
     n_townships: int = 8,
     n_survey_points: int = 400,
     progress: bool = True,
+    rain_last_year: int | None = None,
+    write: Collection[str] | None = None,
 ) -> dict[str, Path]:
     """Generate the synthetic demo district and write the inputs-contract files to ``out_dir``.
 
@@ -1243,6 +1249,13 @@ def generate_demo(
     ``ndvi_{year}``, ``survey_{year}`` for each year. The rain record covers the
     ``rain_record_years`` years ending with the last assessment year. The same
     arguments give the same bytes.
+
+    ``rain_last_year`` fixes the end of the rain record (default: the last assessment
+    year). ``write`` limits the files written to these keys (e.g. ``{"rain_daily"}`` or
+    ``{"landcover_2024", "ndvi_2024", "survey_2024"}``): what they need is still
+    computed in memory, so each file has the same bytes as in a full run with the same
+    ``years``; the workflow writes the year-independent part and each year in separate
+    jobs this way.
 
     Examples
     --------
@@ -1282,94 +1295,124 @@ def generate_demo(
 
     tags = _tags(seed, size_km=size_km, resolution_m=resolution_m)
     paths: dict[str, Path] = {}
+
+    def want(key: str) -> bool:
+        return write is None or key in write
+
+    per_year = ("landcover", "ndvi", "survey")
+    want_year = {y: any(want(f"{k}_{y}") for k in per_year) for y in years}
+    need_land = any(want_year.values()) or any(
+        want(k) for k in ("dem", "soil", "townships", "watersheds")
+    )
+    rain_end = years[-1] if rain_last_year is None else int(rain_last_year)
     try:
         grid = make_grid(
             size_km=size_km, resolution_m=resolution_m, center_lon=center_lon, center_lat=center_lat
         )
         aoi = make_aoi(grid, seed=seed)
-        paths["grid"] = layout.write_grid(grid, out / "grid.json")
-        paths["aoi"] = write_gpkg(
-            gpd.GeoDataFrame(
-                {
-                    "name": ["汀南示范区（合成数据）"],
-                    "name_en": ["Tingnan demo district (synthetic)"],
-                    "note": [f"{SYNTHETIC_NOTE}; seed={seed}"],
-                },
-                geometry=[aoi],
-                crs=grid.crs,
-            ),
-            out / "aoi.gpkg",
-            key="aoi",
-        )
+        if want("grid"):
+            paths["grid"] = layout.write_grid(grid, out / "grid.json")
+        if want("aoi"):
+            paths["aoi"] = write_gpkg(
+                gpd.GeoDataFrame(
+                    {
+                        "name": ["汀南示范区（合成数据）"],
+                        "name_en": ["Tingnan demo district (synthetic)"],
+                        "note": [f"{SYNTHETIC_NOTE}; seed={seed}"],
+                    },
+                    geometry=[aoi],
+                    crs=grid.crs,
+                ),
+                out / "aoi.gpkg",
+                key="aoi",
+            )
         step("grid and AOI")
-        dem = make_dem(grid, seed=seed)
-        paths["dem"] = layout.write_dem(dem, out / "dem.tif", tags=tags)
-        step("DEM")
-        terr = terrain(dem)
-        sites = town_sites(terr, grid, aoi, n=n_townships, seed=seed)
-        step("flow routing")
-        landcover = make_landcover(dem, aoi, years=years, seed=seed, terr=terr, sites=sites)
-        for year in years:
-            paths[f"landcover_{year}"] = layout.write_landcover(
-                landcover[year], out / f"landcover_{year}.tif", tags=tags | {"year": year}
-            )
-        step("land cover")
-        rain = make_rain_daily(
-            grid, last_year=years[-1], record_years=max(rain_record_years, 1), seed=seed
-        )
-        first_rain_year = years[-1] - rain_record_years + 1
-        if years[0] < first_rain_year:
+        if need_land:
+            dem = make_dem(grid, seed=seed)
+            if want("dem"):
+                paths["dem"] = layout.write_dem(dem, out / "dem.tif", tags=tags)
+            step("DEM")
+            terr = terrain(dem)
+            sites = town_sites(terr, grid, aoi, n=n_townships, seed=seed)
+            step("flow routing")
+            landcover = make_landcover(dem, aoi, years=years, seed=seed, terr=terr, sites=sites)
+            for year in years:
+                if want(f"landcover_{year}"):
+                    paths[f"landcover_{year}"] = layout.write_landcover(
+                        landcover[year], out / f"landcover_{year}.tif", tags=tags | {"year": year}
+                    )
+            step("land cover")
+        first_rain_year = rain_end - rain_record_years + 1
+        need_rain = want("rain_daily") or any(want(f"survey_{y}") for y in years)
+        if need_rain and (years[0] < first_rain_year or years[-1] > rain_end):
             raise ConfigError(
-                f"demo rain_record_years={rain_record_years} does not cover year {years[0]}"
+                f"config keys 'source.demo.rain_last_year' ({rain_end}) and "
+                f"'source.demo.rain_record_years' ({rain_record_years}): the synthetic rain "
+                f"record {first_rain_year}–{rain_end} does not cover the years {years}"
             )
-        # update (not replace) the encoding: it carries rioxarray's grid_mapping
-        layout.write_rain_daily(
-            rain,
-            out / "rain_daily.nc",
-            attrs=tags,
-            time_units=f"days since {first_rain_year}-01-01",
-        )
-        paths["rain_daily"] = out / "rain_daily.nc"
-        step("daily rain")
-        soil = make_soil(dem, landcover[years[0]], seed=seed)
-        paths["soil"] = layout.write_soil(soil, out / "soil.tif", tags=tags)
-        step("soil")
-        paths["townships"] = write_gpkg(
-            make_townships(aoi, grid=grid, sites=sites),
-            out / "townships.gpkg",
-            key="townships",
-        )
-        step("townships")
-        paths["watersheds"] = write_gpkg(
-            make_watersheds(dem, aoi, seed=seed, terr=terr),
-            out / "watersheds.gpkg",
-            key="watersheds",
-        )
-        step("small watersheds")
+        if need_rain:
+            rain = make_rain_daily(
+                grid, last_year=rain_end, record_years=max(rain_record_years, 1), seed=seed
+            )
+            if want("rain_daily"):
+                # update (not replace) the encoding: it carries rioxarray's grid_mapping
+                layout.write_rain_daily(
+                    rain,
+                    out / "rain_daily.nc",
+                    attrs=tags,
+                    time_units=f"days since {first_rain_year}-01-01",
+                )
+                paths["rain_daily"] = out / "rain_daily.nc"
+            step("daily rain")
+        if need_land:
+            soil = make_soil(dem, landcover[years[0]], seed=seed)
+            if want("soil"):
+                paths["soil"] = layout.write_soil(soil, out / "soil.tif", tags=tags)
+            step("soil")
+        if want("townships"):
+            paths["townships"] = write_gpkg(
+                make_townships(aoi, grid=grid, sites=sites),
+                out / "townships.gpkg",
+                key="townships",
+            )
+            step("townships")
+        if want("watersheds"):
+            paths["watersheds"] = write_gpkg(
+                make_watersheds(dem, aoi, seed=seed, terr=terr),
+                out / "watersheds.gpkg",
+                key="watersheds",
+            )
+            step("small watersheds")
         for i, year in enumerate(years):
+            if not (want(f"ndvi_{year}") or want(f"survey_{year}")):
+                continue
             ndvi = make_ndvi(landcover[year], year_index=i, seed=seed, year=year)
             step(f"NDVI {year}")
-            paths[f"ndvi_{year}"] = layout.write_ndvi(
-                encode_ndvi(ndvi),
-                out / f"ndvi_{year}.tif",
-                tags=tags | {"year": year, "units": "1"},
-                encoded=True,
-            )
-            step(f"NDVI {year} written")
-            survey = make_survey(
-                landcover[year],
-                aoi,
-                year=year,
-                terr=terr,
-                soil=soil,
-                rain=rain,
-                ndvi=ndvi,
-                n_points=n_survey_points,
-                seed=seed,
-            )
+            if want(f"ndvi_{year}"):
+                paths[f"ndvi_{year}"] = layout.write_ndvi(
+                    encode_ndvi(ndvi),
+                    out / f"ndvi_{year}.tif",
+                    tags=tags | {"year": year, "units": "1"},
+                    encoded=True,
+                )
+                step(f"NDVI {year} written")
+            if want(f"survey_{year}"):
+                survey = make_survey(
+                    landcover[year],
+                    aoi,
+                    year=year,
+                    terr=terr,
+                    soil=soil,
+                    rain=rain,
+                    ndvi=ndvi,
+                    n_points=n_survey_points,
+                    seed=seed,
+                )
+                paths[f"survey_{year}"] = write_gpkg(
+                    survey, out / f"survey_{year}.gpkg", key="survey"
+                )
+                step(f"survey {year}")
             del ndvi
-            paths[f"survey_{year}"] = write_gpkg(survey, out / f"survey_{year}.gpkg", key="survey")
-            step(f"survey {year}")
         step("done")
     finally:
         bar.close()

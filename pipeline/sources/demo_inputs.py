@@ -20,24 +20,40 @@ log = logging.getLogger("shuibao.inputs")
 PROVIDES = frozenset(INPUT_NAMES)
 
 
-def prepare_inputs(out_dir, source: Mapping, *, years: Sequence[int], only) -> None:
+def prepare_inputs(
+    out_dir, source: Mapping, *, years: Sequence[int], only, history: Sequence[int] = ()
+) -> None:
     """Inputs taken from the synthetic demo district, resampled onto the analysis grid.
 
-    The demo district is generated in ``out_dir/.demo`` with ``source.demo``
-    (centre, size, seed …), which must cover the AOI's grid.
+    The demo district is generated in a scratch folder of ``out_dir`` (one per call,
+    removed afterwards) with ``source.demo`` (centre, size, seed …), which must cover
+    the AOI's grid. ``history`` are the assessment years up to the last of ``years``
+    (the demo's land cover of a year applies the changes of the years before it);
+    default ``years``.
     """
+    from pipeline.sources import local
+
+    out_dir, names = Path(out_dir), list(only)
+
+    grid = local.read_grid_json(out_dir / "grid.json")
+    tag = "-".join(map(str, years)) or "common"
+    scratch = out_dir / f".demo-{tag}-{'-'.join(sorted(names))}"
+    params = {k: v for k, v in dict(source.get("demo") or {}).items() if v is not None}
+    log.info("inputs %s from the synthetic demo district (%s)", sorted(names), params)
+    try:
+        _from_demo(out_dir, scratch, grid, params, years, names, history or years)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _from_demo(out_dir, scratch, grid, params, years, names, history) -> None:
     import geopandas as gpd
 
     from pipeline.sources import local
     from pipeline.sources.demo import generate_demo
 
-    out_dir, names = Path(out_dir), list(only)
-
-    grid = local.read_grid_json(out_dir / "grid.json")
-    scratch = out_dir / ".demo"
-    params = dict(source.get("demo") or {})
-    log.info("inputs %s from the synthetic demo district (%s)", sorted(names), params)
-    generate_demo(scratch, years=tuple(years), progress=False, **params)
+    gen_years = sorted({*map(int, history), *map(int, years)})
+    generate_demo(scratch, years=tuple(gen_years), progress=False, **params)
     demo_grid = local.read_grid_json(scratch / "grid.json")
     from pyproj import Transformer
 

@@ -37,6 +37,7 @@ from pyproj import CRS
 from rasterio.enums import Resampling
 
 from pipeline import landcover
+from pipeline.checks import check_integer_codes, check_texture_row
 from pipeline.errors import ConfigError, GridError, InputDataError
 from pipeline.grid import AnalysisGrid, local_albers_crs
 
@@ -505,6 +506,10 @@ def landcover_on_grid(
     if da.ndim != 2:
         raise InputDataError(f"land-cover raster {src_path}: choose one band (band=…)")
     src_nd = da.rio.nodata
+    values = np.asarray(da.values)
+    check_integer_codes(
+        values if src_nd is None else np.where(values == src_nd, np.nan, values), path=src_path
+    )
     codes = recode_classes(
         da.values,
         recode,
@@ -628,6 +633,14 @@ def _lookup_value(value, layer: int):
     return float(value)
 
 
+def _is_number(value, layer: int) -> bool:
+    try:
+        _lookup_value(value, layer)
+    except (TypeError, ValueError, IndexError):
+        return False
+    return True
+
+
 def read_soil_lookup(
     path,
     *,
@@ -674,9 +687,36 @@ def read_soil_lookup(
             f"soil lookup table {path}: columns {missing_cols} not found; "
             f"it has {list(table.columns)}"
         )
-    out = pd.DataFrame(index=table[code_col].astype(int).to_numpy())
+    codes = pd.to_numeric(table[code_col], errors="coerce")
+    if codes.isna().any() or (codes != codes.round()).any():
+        row = int(np.flatnonzero(codes.isna() | (codes != codes.round()))[0])
+        raise InputDataError(
+            f"soil lookup table {path}: column {code_col!r} (config key "
+            f"'source.local.soil.code_col') row {row + 1} holds "
+            f"{table[code_col].iloc[row]!r}, not a whole class code"
+        )
+    out = pd.DataFrame(index=codes.astype(int).to_numpy())
     for key in needed:
-        out[key] = [_lookup_value(v, layer) for v in table[columns[key]]]
+        col = columns[key]
+        try:
+            out[key] = [_lookup_value(v, layer) for v in table[col]]
+        except (TypeError, ValueError, IndexError):
+            vals = list(table[col])
+            bad = next(i for i, v in enumerate(vals) if not _is_number(v, layer))
+            raise InputDataError(
+                f"soil lookup table {path}: column {col!r} (config key "
+                f"'source.local.soil.columns.{key}') holds {vals[bad]!r} for class "
+                f"{int(codes.iloc[bad])}, not a number; fill in the value (or remove the class)"
+            ) from None
+        if out[key].isna().any():
+            bad = int(np.flatnonzero(out[key].isna())[0])
+            raise InputDataError(
+                f"soil lookup table {path}: column {col!r} (config key "
+                f"'source.local.soil.columns.{key}') is empty or n/a for class "
+                f"{int(out.index[bad])}; fill in the value (or remove the class)"
+            )
+    for code, row in out.iterrows():
+        check_texture_row(row.to_dict(), path=path, code=code, normalized=normalize_texture)
     if oc_key == "organic_matter_pct":
         out["organic_carbon_pct"] = out.pop("organic_matter_pct") / OM_PER_OC
     if normalize_texture:
@@ -755,6 +795,11 @@ def write_local_rain(
         raise InputDataError(f"rain-gauge file not found: {src_path}")
     table = pd.read_csv(src_path, comment="#")
     _require_columns(table, src_path, [date_col, value_col], "rain-gauge table")
+    if table.empty:
+        raise InputDataError(
+            f"rain-gauge table {src_path} (config key 'source.local.rain.gauge_csv') has a "
+            "header but no rows: give the daily record (one row per day, mm)"
+        )
     dates = pd.to_datetime(table[date_col], errors="coerce").dt.normalize()
     values = pd.to_numeric(table[value_col], errors="coerce")
     bad = table.loc[dates.isna() | values.isna() | (values < 0), [date_col, value_col]]

@@ -158,9 +158,12 @@ def make_k(*, soil_path, out_k, soil: Mapping, compute: Mapping | None = None) -
     from pipeline.factors import soil as sf
 
     texture = layout.read_soil(soil_path, chunks={"band": -1, **chunks_2d(compute)})
-    k = sf.k_epic(**texture, units="si")
+    # float64, then float32 on writing: numpy's float32 exp takes CPU-specific SIMD paths
+    # whose last bit differs between CPUs; float64's rarely survives the cast (same bytes)
+    k = sf.k_epic(**{b: v.astype("float64") for b, v in texture.items()}, units="si")
     ref = texture["sand_pct"]
     k = k.rio.write_crs(ref.rio.crs).rio.write_transform(ref.rio.transform())
+    k = k.astype("float32")
     write_cog(k.rename("K"), out_k, tags=provenance("factor_k", soil=soil, method="epic"))
 
 

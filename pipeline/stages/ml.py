@@ -25,7 +25,7 @@ import pandas as pd
 from pipeline import classify, landcover, layout
 from pipeline.errors import InputDataError
 from pipeline.io import open_raster, write_cog, write_csv, write_text
-from pipeline.stages.common import aoi_mask, chunks_2d, provenance
+from pipeline.stages.common import aoi_mask, chunks_2d, progress_bar, provenance
 from pipeline.stages.soil_loss import read_aoi
 
 log = logging.getLogger("shuibao.ml")
@@ -128,6 +128,7 @@ def make_ml(
     estimator, params = ml["estimator"], dict(ml.get("params", {}))
     n_splits = int(ml["n_splits"])
 
+    bar = progress_bar(total=3, desc=f"ML {year}: spatial CV, training, map")
     cv = run_spatial_cv(
         X,
         y,
@@ -139,9 +140,11 @@ def make_ml(
         return_predictions=True,
     )
     cv.pop("out_of_fold", None)
+    bar.update(1)
     fitted = train.train_classifier(
         X, y, estimator=estimator, params=params, seed=seed, feature_names=feature_names
     )
+    bar.update(1)
     units = list(stack.attrs.get("feature_units", ["1"] * len(feature_names)))
     model_io.save_model(
         fitted,
@@ -159,6 +162,8 @@ def make_ml(
     )
 
     classes_ml, _proba = predict.predict_map(fitted, stack, feature_names=feature_names)
+    bar.update(1)
+    bar.close()
     inside = aoi_mask(aoi.geometry, lc)
     classes_ml = classes_ml.where(inside)
     classes_ml = classes_ml.rio.write_crs(lc.rio.crs).rio.write_transform(lc.rio.transform())
