@@ -18,7 +18,7 @@ LOCAL = {
     "years": [2024],
     "source": {"kind": "local"},
     "support": {"table": {"forest": 1.0, "paddy": 0.2}},
-    "terrain": {"routing": "mfd"},
+    "terrain": {"routing": "d8"},
 }
 
 
@@ -26,8 +26,8 @@ def test_non_default_parameters_lists_exactly_the_changed_keys():
     cfg = validate_config(LOCAL)
     params = provenance.non_default_parameters(cfg).set_index("key")
     assert "terrain.routing" in params.index
-    assert params.loc["terrain.routing", "value"] == '"mfd"'
-    assert params.loc["terrain.routing", "default"] == '"d8"'
+    assert params.loc["terrain.routing", "value"] == '"d8"'
+    assert params.loc["terrain.routing", "default"] == '"mfd"'
     assert "source.kind" in params.index
     assert params.loc["support.table.paddy", "value"] == "0.2"
     # the user's P table replaces the default one: its dropped entries are listed too

@@ -77,9 +77,20 @@ def _layer_factor(layer: Mapping, template, *, key: str, what: str):
 
 
 def make_e_t_layers(
-    *, landcover_path, out_e, out_t, csle: Mapping, compute: Mapping | None = None
+    *,
+    landcover_path,
+    out_e,
+    out_t,
+    csle: Mapping,
+    compute: Mapping | None = None,
+    measures_path=None,
+    measure_factors: Mapping | None = None,
 ) -> None:
-    """Write E.tif and T.tif (dimensionless) on the land-cover grid."""
+    """Write E.tif and T.tif (dimensionless) on the land-cover grid.
+
+    ``measures_path``: the treatment measures completed by the year (#15), which set E / T
+    from ``measure_factors`` (``e_table``, ``t_table``, ``combine``) where they lie.
+    """
     from pipeline.factors import measures
 
     lc = open_raster(landcover_path, chunks=chunks_2d(compute)).load()
@@ -117,6 +128,14 @@ def make_e_t_layers(
             "csle.tillage): T = 1 there, and CSLE uses T, not B, on cropland",
             sorted(t_default),
         )
+    if measures_path:  # treatment (#15): measures completed <= year set E / T where tabled
+        from pipeline.stages.treatment import apply_measures_to_factor
+
+        mf = measure_factors or {}
+        kw = dict(measures_path=measures_path, combine=mf.get("combine", "replace"))
+        e = apply_measures_to_factor(e, table=mf.get("e_table", {}), name="e_factor", **kw)
+        t = apply_measures_to_factor(t, table=mf.get("t_table", {}), name="t_factor", **kw)
+        tags["measure_factors"] = str(mf)
     for da, path, nm, dflt in ((e, out_e, "E", e_default), (t, out_t, "T", t_default)):
         da = da.where(valid)
         da = da.rio.write_crs(lc.rio.crs).rio.write_transform(lc.rio.transform())
