@@ -50,6 +50,8 @@ def example_paths_to_shared(obj, shared_data: Path):
     files in ../shared/data (absolute), so tests can run it anywhere."""
     if isinstance(obj, dict):
         return {k: example_paths_to_shared(v, shared_data) for k, v in obj.items()}
+    if isinstance(obj, list):  # e.g. sediment.gauges
+        return [example_paths_to_shared(v, shared_data) for v in obj]
     if isinstance(obj, str) and obj.startswith(EXAMPLE_DATA_PREFIX):
         return str(shared_data / SHARED_YOUWUZHEN / obj.removeprefix(EXAMPLE_DATA_PREFIX))
     return obj

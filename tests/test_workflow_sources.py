@@ -237,4 +237,8 @@ def test_stac_inputs_and_area(stac_run):
         workdir / "results" / "stactest" / "2023" / "tables" / "class_areas.csv",
         encoding="utf-8-sig",
     )
-    assert abs(table["area_ha"].sum() - summary["land_area_ha"]) < 0.01
+    # land area is the AOI's true area (#12); classes add up to the classified pixels, and the
+    # half-pixel band along the outline is reported, not hidden
+    assert abs(summary["land_area_ha"] - aoi_ha) < 0.01
+    assert abs(table["area_ha"].sum() - summary["classified_area_ha"]) < 0.01
+    assert abs(summary["boundary_difference_ha"]) <= half_pixel_band_ha
