@@ -85,7 +85,8 @@ def test_local_district_area_is_the_watershed_area(local_run):
     table = pd.read_csv(
         _local(local_run, "2017", "tables", "class_areas.csv"), encoding="utf-8-sig"
     )
-    assert abs(table["area_ha"].sum() - land_ha) < 0.01
+    # classes add up to the classified pixels; land area is the AOI's true area (#12)
+    assert abs(table["area_ha"].sum() - summary["classified_area_ha"]) < 0.01
     erosion = table.loc[table["class_code"] >= 2, "area_ha"].sum()
     assert abs(erosion - summary["erosion_area_ha"]) < 0.01
 
@@ -99,7 +100,7 @@ def test_local_aoi_is_the_only_township_and_watershed(local_run):
         assert zones["zone_id"].astype(str).unique().tolist() == ["1"]
         assert set(zones["zone_name"]) == {"游屋圳小流域"}
         # the one zone is the AOI as analysed (its grid pixels): no partial edge pixels
-        assert abs(zones["area_ha"].sum() - summary["land_area_ha"]) < 0.01
+        assert abs(zones["area_ha"].sum() - summary["classified_area_ha"]) < 0.01
 
 
 def test_local_inputs_are_on_an_albers_grid_in_shuibao_codes(local_run):

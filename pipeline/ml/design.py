@@ -385,3 +385,27 @@ def design_based_estimates(
     out = error_adjusted_areas(counts, mapped_area_by_class, classes=classes, z=z)
     out.attrs["estimator"] = "olofsson2014"
     return out
+
+
+def holdout_units(strata, valid, *, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of the units held out for the map's accuracy (stratified, seeded).
+
+    Within each stratum, ``round(fraction × n_valid_h)`` valid units are drawn at random (at
+    least 2 when the stratum has 3 or more valid units, so its variance is defined, and at
+    least one left for training). A subsample drawn at random within strata is itself a stratified
+    random sample, so the design-based estimators apply to it with the survey's N_h.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise InputDataError(f"ml.holdout_fraction must be in (0, 1), got {fraction!r}")
+    strata = np.asarray(strata)
+    valid = np.asarray(valid, dtype=bool)
+    rng = np.random.default_rng(seed)
+    out = np.zeros(strata.size, dtype=bool)
+    for h in sorted(set(strata[valid].tolist()), key=str):
+        idx = np.flatnonzero(valid & (strata == h))
+        k = int(round(fraction * idx.size))
+        if idx.size >= 3:  # ≥ 2 held out (a defined variance), ≥ 1 left to train on
+            k = min(max(k, 2), idx.size - 1)
+        if k > 0:
+            out[rng.choice(idx, size=k, replace=False)] = True
+    return out

@@ -25,6 +25,7 @@ import pandas as pd
 from pipeline import classify, landcover, layout
 from pipeline.errors import InputDataError
 from pipeline.io import open_raster, write_cog, write_csv, write_text
+from pipeline.ml.design import holdout_units
 from pipeline.stages.common import aoi_mask, chunks_2d, progress_bar, provenance
 from pipeline.stages.soil_loss import read_aoi
 
@@ -40,30 +41,6 @@ def ndvi_statistics(ndvi_path, chunks) -> dict:
     from pipeline.ml.features import ndvi_statistics as stats_of
 
     return stats_of(open_raster(ndvi_path, chunks={"band": -1, **chunks}))
-
-
-def holdout_units(strata, valid, *, fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask of the units held out for the map's accuracy (stratified, seeded).
-
-    Within each stratum, ``round(fraction × n_valid_h)`` valid units are drawn at random (at
-    least 2 when the stratum has 3 or more valid units, so its variance is defined, and at
-    least one left for training). A subsample drawn at random within strata is itself a stratified
-    random sample, so the design-based estimators apply to it with the survey's N_h.
-    """
-    if not 0.0 < fraction < 1.0:
-        raise InputDataError(f"ml.holdout_fraction must be in (0, 1), got {fraction!r}")
-    strata = np.asarray(strata)
-    valid = np.asarray(valid, dtype=bool)
-    rng = np.random.default_rng(seed)
-    out = np.zeros(strata.size, dtype=bool)
-    for h in sorted(set(strata[valid].tolist()), key=str):
-        idx = np.flatnonzero(valid & (strata == h))
-        k = int(round(fraction * idx.size))
-        if idx.size >= 3:  # ≥ 2 held out (a defined variance), ≥ 1 left to train on
-            k = min(max(k, 2), idx.size - 1)
-        if k > 0:
-            out[rng.choice(idx, size=k, replace=False)] = True
-    return out
 
 
 def feature_layers(inputs: Mapping[str, str], chunks) -> dict:
