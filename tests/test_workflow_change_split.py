@@ -52,7 +52,11 @@ def runs(tmp_path_factory):
     default_cfg = workdir / "default.yaml"
     default_cfg.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     res = workdir / "resources" / "small"
-    snakemake(workdir, default_cfg, "resources/small/aoi.gpkg")  # the inputs job only
+    snakemake(  # the inputs jobs only (one per input and per year)
+        workdir,
+        default_cfg,
+        *(f"resources/small/{n}_{y}.tif" for n in ("landcover", "ndvi") for y in (2023, 2024)),
+    )
     for name in ("landcover", "ndvi"):  # the same land in both years
         shutil.copyfile(res / f"{name}_2023.tif", res / f"{name}_2024.tif")
     snakemake(workdir, default_cfg)
