@@ -139,7 +139,7 @@ def fit_rating_curve(q_m3s, ssc_g_l) -> dict:
 
     Examples
     --------
-    >>> c = fit_rating_curve([1.0, 10.0], [2.0, 20.0])
+    >>> c = fit_rating_curve([1.0, 10.0, 100.0], [2.0, 20.0, 200.0])  # SSC = 2·Q exactly
     >>> round(c["a"], 6), round(c["b"], 6), c["smearing"]
     (2.0, 1.0, 1.0)
     """

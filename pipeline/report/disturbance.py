@@ -134,7 +134,7 @@ def disturbance_paragraph(summary: Mapping, *, lang: str = "zh", district_name: 
     ...                        "疑似未批先建": {"patches": 2, "area_ha": 2.5}},
     ...      "by_change_type": {"新增": {"patches": 3, "area_ha": 4.5}}}
     >>> disturbance_paragraph(s, district_name="某区")[:40]
-    '2024年度某区共解译生产建设项目扰动图斑3个，面积4.50公顷，其中疑似未批先建2个（2'
+    '2024年度某区共解译生产建设项目扰动图斑3个，面积4.50公顷，其中疑似未批先'
     """
     n, area = int(summary["patches"]), float(summary["area_ha"])
     un, un_a = _cat(summary, "疑似未批先建")
