@@ -733,13 +733,9 @@ def _zone_frames(z, areas: np.ndarray, *, id_col, name_col, layer_name) -> pd.Da
     return pd.concat(frames, ignore_index=True)[ZONE_TABLE_COLUMNS]
 
 
-def _centre_zone_class_areas(intensity, pixel_area_ha, z, grid: AnalysisGrid) -> np.ndarray:
-    """(zone, class) areas in ha with each pixel in the zone holding its centre.
-
-    The zone index raster is rasterised block by block (bounded memory on dask);
-    flox sums pixel areas by (zone, class).
-    """
-    from flox.xarray import xarray_reduce
+def _centre_zone_index(z, grid: AnalysisGrid, template: xr.DataArray):
+    """Zone number (0, 1, …; −1 outside) of each pixel whose centre lies in a zone of ``z``,
+    on ``template``'s grid: numpy, or dask block by block (rasterio.features.rasterize)."""
     from rasterio.features import rasterize
 
     shapes = [(geom, i) for i, geom in enumerate(z.geometry.values)]
@@ -755,7 +751,7 @@ def _centre_zone_class_areas(intensity, pixel_area_ha, z, grid: AnalysisGrid) ->
             all_touched=False,
         )
 
-    data = intensity.data
+    data = template.data
     if hasattr(data, "dask"):
         import dask.array as dsa
 
@@ -763,9 +759,19 @@ def _centre_zone_class_areas(intensity, pixel_area_ha, z, grid: AnalysisGrid) ->
             (r0, r1), (c0, c1) = block_info[0]["array-location"][-2:]
             return _block((r1 - r0, c1 - c0), r0, c0)
 
-        zone_idx = dsa.map_blocks(_fn, data, dtype="int32")
-    else:
-        zone_idx = _block(intensity.shape[-2:], 0, 0)
+        return dsa.map_blocks(_fn, data if data.ndim == 2 else data[0], dtype="int32")
+    return _block(template.shape[-2:], 0, 0)
+
+
+def _centre_zone_class_areas(intensity, pixel_area_ha, z, grid: AnalysisGrid) -> np.ndarray:
+    """(zone, class) areas in ha with each pixel in the zone holding its centre.
+
+    The zone index raster is rasterised block by block (bounded memory on dask);
+    flox sums pixel areas by (zone, class).
+    """
+    from flox.xarray import xarray_reduce
+
+    zone_idx = _centre_zone_index(z, grid, intensity)
     zone_da = xr.DataArray(
         zone_idx,
         dims=intensity.dims[-2:],
@@ -1012,33 +1018,10 @@ def zone_index(zones, template: xr.DataArray, *, id_col: str = "zone_id") -> xr.
     the rule of the district mask and of ``zonal_class_areas(method="centre")``.
     Zones are reprojected to the template's CRS. int32, lazy when the template is.
     """
-    from rasterio.features import rasterize
 
     grid = _grid_of(template)
     z, _ = _prepare_zones(zones, grid, id_col, id_col, "zones")
-    shapes = [(geom, i) for i, geom in enumerate(z.geometry.values)]
-    transform = grid.transform
-
-    def _block(shape, r0, c0):
-        return rasterize(
-            shapes,
-            out_shape=shape,
-            transform=transform * transform.translation(c0, r0),
-            fill=-1,
-            dtype="int32",
-            all_touched=False,
-        )
-
-    data = template.data
-    if hasattr(data, "dask"):
-
-        def _fn(block, block_info=None):
-            (r0, r1), (c0, c1) = block_info[0]["array-location"][-2:]
-            return _block((r1 - r0, c1 - c0), r0, c0)
-
-        idx = dsa.map_blocks(_fn, data if data.ndim == 2 else data[0], dtype="int32")
-    else:
-        idx = _block(template.shape[-2:], 0, 0)
+    idx = _centre_zone_index(z, grid, template)
     return xr.DataArray(
         idx,
         dims=("y", "x"),
