@@ -7,7 +7,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= configs/demo.yaml
 CORES ?= 2
-PYTEST_ARGS ?= -n 2
+# --dist loadfile: a module runs on one worker, so its module-scoped workflow run happens once
+PYTEST_ARGS ?= -n 2 --dist loadfile
 # Exact versions (with hashes) of every runtime and test dependency, Linux / Python 3.11.
 LOCK ?= requirements/lock-linux-py311.txt
 PROFILE ?= profiles/default

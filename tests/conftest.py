@@ -4,12 +4,16 @@
   (``../shared/data``); tests read them there and never copy them. Users and clean
   clones do not have it: the tests that need it skip, naming the folder, unless
   ``SHUIBAO_REQUIRE_REAL_DATA=1`` (set by CI) makes its absence a failure.
+- ``small_run``: the workflow run once per test session on ``tests/configs/small.yaml``,
+  shared by every test module and every xdist worker that only reads its outputs (one run
+  instead of one per module; a file lock makes the first worker run it and the others wait).
 - A network guard: any socket connection to a non-loopback address fails the
   test, so no test can silently depend on the internet.
 """
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import os
 import socket
@@ -32,6 +36,48 @@ def shared_data() -> Path:
             pytest.fail(f"{reason}, and SHUIBAO_REQUIRE_REAL_DATA=1 requires them")
         pytest.skip(reason)
     return SHARED_DATA
+
+
+SMALL_CONFIG = REPO / "tests" / "configs" / "small.yaml"
+
+
+def _session_root(tmp_path_factory) -> Path:
+    """A folder shared by all xdist workers of this session (and only this session)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory) -> Path:
+    """The working directory of one complete workflow run on the small demo config.
+
+    Read-only for its users: dry runs and reports are fine, anything that writes outputs
+    must copy it first (``shutil.copytree``) or run its own workflow.
+    """
+    import subprocess
+
+    from pipeline.notebook import snakemake_command
+
+    root = _session_root(tmp_path_factory)
+    workdir = root / "shared_small_run"
+    failed = root / "shared_small_run.failed"
+    with open(root / "shared_small_run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (workdir / ".complete").exists() and not failed.exists():
+            workdir.mkdir(exist_ok=True)
+            cmd = snakemake_command(SMALL_CONFIG, workdir, cores=2)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3000)
+            if proc.returncode == 0:
+                (workdir / ".complete").write_text("ok")
+            else:
+                logs = "\n".join(
+                    f"--- {p.relative_to(workdir)}\n{p.read_text(errors='replace')[-3000:]}"
+                    for p in workdir.glob("logs/**/*.log")
+                )
+                failed.write_text(f"{proc.stderr[-6000:]}\n{logs}")
+    if failed.exists():
+        pytest.fail(f"the shared small workflow run failed:\n{failed.read_text()}")
+    return workdir
 
 
 #: Where configs/example-local.yaml expects the downloaded Youwuzhen files (`make

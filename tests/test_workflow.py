@@ -1,6 +1,6 @@
 """End-to-end: the Snakemake workflow on a small embedded demo district.
 
-Runs the real workflow once (module fixture) in a temporary working directory,
+Reads the real workflow's run on the small config (the session's shared ``small_run``),
 then checks the acceptance properties of [backbone]: the bulletin has no XX,
 class areas add up, the district area equals the AOI polygon's area, a second
 run does nothing, and a changed parameter reruns only the rules that use it.
@@ -49,16 +49,9 @@ def job_counts(dry_run_stdout: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("workflow")
-    proc = snakemake(workdir)
-    if proc.returncode != 0:
-        logs = "\n".join(
-            f"--- {p.relative_to(workdir)}\n{p.read_text()[-3000:]}"
-            for p in workdir.glob("logs/**/*.log")
-        )
-        pytest.fail(f"workflow failed:\n{proc.stderr[-6000:]}\n{logs}")
-    return workdir
+def run(small_run):
+    """The session's shared run of the small config (tests/conftest.py: ``small_run``)."""
+    return small_run
 
 
 def results(run, *parts):
