@@ -279,3 +279,31 @@ def test_plausible_ranges_equal_the_schema_defaults():
 
     assert tuple(schema_default("rainfall.r_plausible_range")) == R_PLAUSIBLE_SI
     assert tuple(schema_default("soil.k_plausible_range")) == K_PLAUSIBLE_SI
+
+
+def test_run_statements_name_the_ready_r_and_the_gauges():
+    from pipeline.report.statements import run_statements
+
+    zh = run_statements(lang="zh", rainfall={"method": "raster", "r_raster": {"path": "r.tif"}})
+    assert "给定栅格（r.tif）" in zh and "评估年降雨" not in zh
+    en = run_statements(
+        lang="en", rainfall={"method": "zhang_wenbo", "stations": {"path": "gauges.csv"}}
+    )
+    assert "per rain gauge of gauges.csv" in en and "thin-plate" in en
+
+
+def test_local_source_needs_no_texture_with_a_ready_k_and_no_record_with_gauges():
+    from pipeline.stages.inputs import check_source_config
+
+    local = {"aoi": "aoi.gpkg", "dem": {"path": "dem.tif"}, "landcover": {"path": "lc.tif"},
+             "rain": {"gauge_csv": "r.csv", "date_col": "d", "value_col": "v"}}  # fmt: skip
+    cfg = {"years": [2020], "source": {"kind": "local", "local": local},
+           "cover": {"method": "table"}, "ml": {"enabled": False}, "soil": {"method": "epic"}}  # fmt: skip
+    with pytest.raises(ConfigError, match="source.local.soil"):
+        check_source_config(cfg)
+    check_source_config({**cfg, "soil": {"method": "raster"}})  # no error
+    no_rain = {**cfg, "soil": {"method": "constant"}, "source": {"kind": "local",
+               "local": {k: v for k, v in local.items() if k != "rain"}}}  # fmt: skip
+    with pytest.raises(ConfigError, match="source.local.rain"):
+        check_source_config(no_rain)
+    check_source_config({**no_rain, "rainfall": {"stations": {"path": "s.csv"}}})
