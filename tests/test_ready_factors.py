@@ -307,3 +307,39 @@ def test_local_source_needs_no_texture_with_a_ready_k_and_no_record_with_gauges(
     with pytest.raises(ConfigError, match="source.local.rain"):
         check_source_config(no_rain)
     check_source_config({**no_rain, "rainfall": {"stations": {"path": "s.csv"}}})
+
+
+@pytest.mark.slow  # two Snakemake parses (~15 s each on a quiet machine)
+def test_dag_with_gauges_and_a_soil_table_needs_no_rain_record_or_texture(tmp_path):
+    """Dry run of the small demo: with rainfall.stations and soil.method table, no job makes
+    the rain record or the soil texture; a ready method without its key stops at parse."""
+    import subprocess
+
+    import yaml
+
+    from pipeline.notebook import snakemake_command
+    from tests.conftest import REPO
+
+    for name in ("st.csv", "rain.csv", "classes.tif", "k.csv"):
+        (tmp_path / name).write_text("")
+    cfg = yaml.safe_load((REPO / "tests" / "configs" / "small.yaml").read_text("utf-8"))
+    cfg["ml"] = {"enabled": False}
+    cfg["rainfall"] = {"stations": {"path": "st.csv", "rain_csv": "rain.csv"}}
+    cfg["soil"] = {"method": "table", "k_table": {"classes": "classes.tif", "csv": "k.csv"}}
+
+    def dry(c):
+        path = tmp_path / "c.yaml"
+        path.write_text(yaml.safe_dump(c, allow_unicode=True), encoding="utf-8")
+        cmd = snakemake_command(
+            path, tmp_path, cores=1, extra=("-n", "results/small/2023/soil_loss.tif")
+        )
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+
+    proc = dry(cfg)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "rule factor_r:" in proc.stdout and "rule factor_k:" in proc.stdout
+    assert "inputs_rain" not in proc.stdout and "inputs_soil" not in proc.stdout
+    cfg["soil"] = {"method": "raster"}
+    proc = dry(cfg)
+    assert proc.returncode != 0
+    assert "soil.method raster needs soil.k_raster" in proc.stdout + proc.stderr
