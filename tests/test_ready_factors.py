@@ -63,6 +63,7 @@ def test_si_r_and_k_pass_and_us_units_are_caught():
             plausible_range=(2600, 7000),
             source="guangdong_r.tif",
             key="rainfall.r_raster",
+            scale_key="rainfall.r_raster.scale",
         )
     msg = str(e.value)
     assert "guangdong_r.tif" in msg and "rainfall.r_raster.scale: 17.02" in msg
@@ -75,9 +76,15 @@ def test_si_r_and_k_pass_and_us_units_are_caught():
     with pytest.raises(InputDataError) as e:
         check_plausible(
             k_si / 0.1317, factor="K", plausible_range=K_PLAUSIBLE_SI, source="k_us.tif",
-            key="soil.k_raster",
+            key="soil.k_raster", scale_key="soil.k_raster.scale",
         )  # fmt: skip
     assert "k_us.tif" in str(e.value) and "soil.k_raster.scale: 0.1317" in str(e.value)
+    # a constant has no scale key: the message asks to convert the value
+    with pytest.raises(InputDataError, match="soil.k_constant.*multiply the value by 0.1317"):
+        check_plausible(
+            xr.DataArray([[0.3]], dims=("y", "x")), factor="K", plausible_range=K_PLAUSIBLE_SI,
+            source="constant 0.3", key="soil.k_constant",
+        )  # fmt: skip
 
 
 def test_negative_and_empty_fields_are_refused():
@@ -233,7 +240,10 @@ def test_k_from_soil_table_and_its_errors(tmp_path, monkeypatch):
     np.testing.assert_allclose(k[:, 4:], 0.04, rtol=1e-6)
     # an unlisted class
     csv.write_text("code,k\n11,0.02\n")
-    with pytest.raises(InputDataError, match=r"12.*k.csv|k.csv.*12"):
+    with pytest.raises(
+        InputDataError,
+        match=r"soil.tif \(soil.k_table.classes\): code\(s\) \[12\] not found in .*k.csv",
+    ):
         ready_factors.make_k_ready(dem_path=dem, out_k=out, soil=cfg)
     # a bad value: text, and a table in US units (0.3 > 0.1)
     csv.write_text("code,k\n11,0.02\n12,abc\n")

@@ -56,22 +56,20 @@ R_SI_PER_US = 17.02
 
 _HINTS = {
     ("R", "low"): (
-        "a map in US customary units (hundreds of ft·tonf·in·acre⁻¹·h⁻¹·a⁻¹) is 17.02 × "
-        "too small: set {key}.scale: 17.02; if the map is right, widen "
-        "{range_key}"
+        "values in US customary units (hundreds of ft·tonf·in·acre⁻¹·h⁻¹·a⁻¹) are 17.02 × "
+        "too small: {scale} 17.02; if the values are right, widen {range_key}"
     ),
     ("R", "high"): (
-        "R is in MJ·mm·ha⁻¹·h⁻¹·a⁻¹ (a map in J or per km² is 1000 × or 100 × too large: "
-        "set {key}.scale); if the map is right, widen {range_key}"
+        "R is in MJ·mm·ha⁻¹·h⁻¹·a⁻¹ (values in J or per km² are 1000 × or 100 × too large: "
+        "{scale} 0.001 or 0.01); if the values are right, widen {range_key}"
     ),
     ("K", "low"): (
-        "K is in t·ha·h·ha⁻¹·MJ⁻¹·mm⁻¹ (a map stored as integers × 1000 or × 10000 "
-        "needs {key}.scale: 0.001 or 0.0001); if the map is right, widen "
-        "{range_key}"
+        "K is in t·ha·h·ha⁻¹·MJ⁻¹·mm⁻¹ (integers stored × 1000 or × 10000: {scale} 0.001 "
+        "or 0.0001); if the values are right, widen {range_key}"
     ),
     ("K", "high"): (
-        "a map in US customary units (t·acre·h·(100·acre·ft·tonf·in)⁻¹) is 7.59 × too large: "
-        "set {key}.scale: 0.1317; a map stored as integers × 1000 needs {key}.scale: 0.001"
+        "values in US customary units (t·acre·h·(100·acre·ft·tonf·in)⁻¹) are 7.59 × too "
+        "large: {scale} 0.1317; integers stored × 1000: {scale} 0.001"
     ),
 }
 
@@ -84,6 +82,7 @@ def check_plausible(
     source: str,
     key: str,
     range_key: str | None = None,
+    scale_key: str | None = None,
 ) -> dict:
     """Check a ready R or K field against a plausible range; return its statistics.
 
@@ -102,6 +101,9 @@ def check_plausible(
     range_key : str, optional
         Config key of the range (default ``rainfall.r_plausible_range`` for R,
         ``soil.k_plausible_range`` for K).
+    scale_key : str, optional
+        Config key of the multiplier the user can set (e.g. ``rainfall.r_raster.scale``);
+        None (a constant): the message asks to multiply the value.
 
     Returns
     -------
@@ -126,6 +128,7 @@ def check_plausible(
     range_key = range_key or (
         "rainfall.r_plausible_range" if factor == "R" else "soil.k_plausible_range"
     )
+    scale = f"set {scale_key}:" if scale_key else "multiply the value by"
     lo, hi = (float(v) for v in plausible_range)
     if lo > hi:
         raise InputDataError(f"{range_key}: {[lo, hi]} is not ascending")
@@ -153,7 +156,7 @@ def check_plausible(
             raise InputDataError(
                 f"{source} ({key}): {factor} {what} {value:g} is outside the plausible range "
                 f"{lo:g}–{hi:g} {units}: "
-                + _HINTS[(factor, side)].format(key=key, range_key=range_key)
+                + _HINTS[(factor, side)].format(range_key=range_key, scale=scale)
             )
     return stats
 

@@ -72,7 +72,12 @@ def ready_r_field(*, rainfall: Mapping, template: xr.DataArray) -> tuple[xr.Data
         raise ConfigError(f"rainfall.method {method!r} is not a ready R (raster or constant)")
     r = r.load()
     check_plausible(
-        r, factor="R", plausible_range=rainfall["r_plausible_range"], source=source, key=key
+        r,
+        factor="R",
+        plausible_range=rainfall["r_plausible_range"],
+        source=source,
+        key=key,
+        scale_key="rainfall.r_raster.scale" if method == "raster" else None,
     )
     return r.rename("R").assign_attrs(units=R_UNITS), source
 
@@ -275,12 +280,20 @@ def make_k_ready(*, dem_path, out_k, soil: Mapping, compute: Mapping | None = No
             table_name=f"{cfg['csv']} (soil.k_table.csv, column {cfg['k_col']!r}; range "
             f"soil.k_plausible_range)",
             value_range=(0.0, hi),
+            input_name=f"{cfg['classes']} (soil.k_table.classes)",
         )
         k = k.rio.write_crs(template.rio.crs).rio.write_transform(template.rio.transform())
     else:
         raise ConfigError(f"soil.method {method!r} is not a ready K (raster, constant or table)")
     k = k.load()
-    stats = check_plausible(k, factor="K", plausible_range=(lo, hi), source=source, key=key)
+    stats = check_plausible(
+        k,
+        factor="K",
+        plausible_range=(lo, hi),
+        source=source,
+        key=key,
+        scale_key=f"{key}.scale" if method != "constant" else None,
+    )
     k = k.rename("K").assign_attrs(units=K_SI_UNITS)
     tags = provenance("factor_k", soil=soil, method=method)
     tags["k_source"] = source
