@@ -209,6 +209,20 @@ def test_ready_raster_regridded_and_coverage_and_crs_checked(tmp_path):
     assert lon0 < x < lon0 + 0.6 and lat0 - 0.3 < y < lat0 + 0.3, (x, y)
     r = read_onto_grid(big, template=t, key="rainfall.r_raster")
     np.testing.assert_allclose(r.values[1:], 5000.0, rtol=1e-6)
+    # bilinear: a linear gradient on a 2× coarser grid is reproduced exactly at the fine
+    # pixel centres between the coarse centres (bilinear of a linear function is linear)
+    xc = 500000 + 200 * (np.arange(5) + 0.5)  # coarse centres, 200 m
+    coarse = np.broadcast_to(3000 + 1.5 * (xc - 500000), (4, 5)).astype("float32")
+    grad = _write_tif(
+        tmp_path / "grad.tif", coarse, transform=from_origin(500000, 2800200, 200, 200)
+    )
+    r = read_onto_grid(grad, template=t, key="rainfall.r_raster")
+    inner = (t.x.values > xc[0]) & (t.x.values < xc[-1])
+    np.testing.assert_allclose(
+        r.values[1:, inner],
+        np.broadcast_to(3000 + 1.5 * (t.x.values[inner] - 500000), (5, inner.sum())),
+        rtol=1e-6,
+    )
     # half the grid outside the raster: error with the share covered
     half = _write_tif(tmp_path / "half.tif", np.full((6, 4), 5000.0),
                       transform=from_origin(500000, 2800000, 100, 100))  # fmt: skip

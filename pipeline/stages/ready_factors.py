@@ -159,6 +159,14 @@ def make_r_stations(
         )
     template = open_raster(dem_path, chunks=chunks_2d(compute))
     stations, rain = read_stations(cfg, grid_crs=template.rio.crs)
+    n_years = len(np.unique(rain["time"].dt.year.values))
+    if n_years < 10 and method == "zhang_wenbo":
+        log.warning(
+            "%s: the station records have %d year(s); the Zhang Wenbo α/β are meant for "
+            ">= 10 years and are computed from what is there",
+            cfg["rain_csv"],
+            n_years,
+        )
     period = rainfall.get("reference_period")
     res = station_erosivity(
         rain,
