@@ -83,6 +83,7 @@ def check_plausible(
     key: str,
     range_key: str | None = None,
     scale_key: str | None = None,
+    hint: str | None = None,
 ) -> dict:
     """Check a ready R or K field against a plausible range; return its statistics.
 
@@ -104,6 +105,8 @@ def check_plausible(
     scale_key : str, optional
         Config key of the multiplier the user can set (e.g. ``rainfall.r_raster.scale``);
         None (a constant): the message asks to multiply the value.
+    hint : str, optional
+        Replaces the unit hint of the message (e.g. for R computed from gauges).
 
     Returns
     -------
@@ -156,7 +159,7 @@ def check_plausible(
             raise InputDataError(
                 f"{source} ({key}): {factor} {what} {value:g} is outside the plausible range "
                 f"{lo:g}–{hi:g} {units}: "
-                + _HINTS[(factor, side)].format(range_key=range_key, scale=scale)
+                + (hint or _HINTS[(factor, side)].format(range_key=range_key, scale=scale))
             )
     return stats
 

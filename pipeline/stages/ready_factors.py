@@ -189,6 +189,14 @@ def make_r_stations(
         plausible_range=rainfall["r_plausible_range"],
         source=str(cfg["rain_csv"]),
         key="rainfall.stations",
+        hint=(
+            "R per station: "
+            + ", ".join(
+                f"{s} {float(v):.0f}" for s, v in zip(stations.index, r_station.values, strict=True)
+            )
+            + "; check that the daily rain is in mm/day and the threshold_mm; if the R is "
+            "right, widen rainfall.r_plausible_range"
+        ),
     )
     r = interpolate_stations(
         stations["x"].to_numpy(), stations["y"].to_numpy(), r_station.values, template=template
