@@ -22,6 +22,7 @@ include: "pipeline/rules/common.smk"
 include: "pipeline/rules/treatment.smk"  # #15; before factors.smk: it defines the P/E/T hook input
 include: "pipeline/rules/inputs.smk"
 include: "pipeline/rules/endmembers.smk"
+include: "pipeline/rules/ready_factors.smk"  # before factors.smk: R/K inputs and scripts
 include: "pipeline/rules/factors.smk"
 include: "pipeline/rules/soil_loss.smk"
 include: "pipeline/rules/statistics.smk"

@@ -91,7 +91,8 @@ FILES: dict[str, ContractFile] = dict(
            "CSV period, r_share (district share of annual R)",
            "layout.read_r_shares", "io.write_csv", "weights of C/B"),
         _f("r_halfmonth", RESULTS, "{year}/factors/R_halfmonth.nc",
-           "NetCDF r_halfmonth, r_share (period, y, x) on the rain lattice",
+           "NetCDF r_halfmonth, r_share (period, y, x) on the rain lattice; (period, station) "
+           "with rainfall.stations",
            "xarray.open_dataset", "layout.write_netcdf", "half-month R"),
         # ------------------------------------------------------ soil loss, classes
         _f("soil_loss", RESULTS, "{year}/soil_loss.tif", "COG float32 t·ha⁻¹·a⁻¹",

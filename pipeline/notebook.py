@@ -495,8 +495,7 @@ def soil_loss_variant(
         if "rainfall" in sections:
             factors["R"] = here("factor_R")
             shares = here("r_shares")
-            stage.make_r(
-                rain_path=run.path("rain"),
+            r_args = dict(
                 dem_path=run.path("dem"),
                 year=y,
                 out_r=factors["R"],
@@ -505,12 +504,30 @@ def soil_loss_variant(
                 rainfall=cfg["rainfall"],
                 compute=compute,
             )
+            from pipeline.stages import ready_factors  # the scripts of rules/ready_factors.smk
+
+            if cfg["rainfall"].get("stations"):
+                ready_factors.make_r_stations(**r_args)
+            elif cfg["rainfall"].get("method") in ("raster", "constant"):
+                ready_factors.make_r_ready(rain_path=run.path("rain"), **r_args)
+            else:
+                stage.make_r(rain_path=run.path("rain"), **r_args)
             rerun.append("factor_r")
         if "soil" in sections:
             factors["K"] = here("factor_K")
-            stage.make_k(
-                soil_path=run.path("soil"), out_k=factors["K"], soil=cfg["soil"], compute=compute
-            )
+            if cfg["soil"].get("method", "epic") != "epic":
+                from pipeline.stages import ready_factors
+
+                ready_factors.make_k_ready(
+                    dem_path=run.path("dem"), out_k=factors["K"], soil=cfg["soil"], compute=compute
+                )
+            else:
+                stage.make_k(
+                    soil_path=run.path("soil"),
+                    out_k=factors["K"],
+                    soil=cfg["soil"],
+                    compute=compute,
+                )
             rerun.append("factor_k")
         if "terrain" in sections:
             paths = {n: here(f"factor_{n}") for n in ("slope_deg", "L", "S", "LS")}

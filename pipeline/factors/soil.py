@@ -252,6 +252,7 @@ def k_from_table(
     nodata: float | None = None,
     table_name: str = "K table",
     value_range: tuple[float, float] = (0.0, 1.0),
+    input_name: str = "soil_code",
 ) -> xr.DataArray:
     """K per pixel from a soil-class → K table (SI units expected).
 
@@ -265,6 +266,8 @@ def k_from_table(
         table raises :class:`InputDataError` naming the code(s).
     table_name : str
         Name used in error messages (e.g. the config key).
+    input_name : str
+        Name of the class raster in error messages (e.g. its file and config key).
     value_range : (float, float)
         Allowed K values; SI K is typically 0.001–0.1 (a US-unit table would be
         ~7.6 × larger, convert it with :func:`k_us_to_si` first).
@@ -284,7 +287,7 @@ def k_from_table(
     out = lookup_table(
         soil_code,
         table,
-        input_name="soil_code",
+        input_name=input_name,
         table_name=table_name,
         nodata=nodata,
         value_range=value_range,

@@ -39,7 +39,17 @@ def run_statements(
     )
     method = rainfall.get("method", "zhang_wenbo")
     out = []
-    if method != "zhang_wenbo":
+    stations = rainfall.get("stations")
+    if method in ("raster", "constant"):
+        src = (rainfall.get("r_raster") or {}).get("path") if method == "raster" else None
+        what = f"{src}" if src else f"{rainfall.get('r_constant')}"
+        out.append(
+            f"降雨侵蚀力：采用给定{'栅格' if src else '常数'}（{what}），各年相同，年际变化即下垫面变化（降雨部分为 0）。"
+            if zh
+            else f"R: the given {'map' if src else 'constant'} ({what}), the same every year, so "
+            "the change between years is the land's (the rain part is 0)."
+        )
+    elif method != "zhang_wenbo":
         out.append(
             f"降雨侵蚀力模式：{method}（评估年降雨）。"
             if zh
@@ -57,6 +67,13 @@ def run_statements(
             f"降雨侵蚀力模式：year，采用评估年降雨（α、β 取自 {ptxt}）。"
             if zh
             else f"R mode: year — the assessment year's own rain (α/β from {ptxt})."
+        )
+    if stations and method not in ("raster", "constant"):
+        out.append(
+            f"降雨侵蚀力由 {stations.get('path')} 所列各站分别计算，以薄板样条径向基函数插值到分析网格。"
+            if zh
+            else f"R computed per rain gauge of {stations.get('path')} and interpolated onto the "
+            "grid by a thin-plate-spline RBF."
         )
     if change_split:
         c = change_split["erosion_change_ha"]

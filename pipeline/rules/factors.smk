@@ -3,8 +3,7 @@
 
 rule factor_r:
     input:
-        rain=P("rain"),
-        dem=P("dem"),
+        unpack(factor_r_inputs),  # rules/ready_factors.smk: rain or gauges, dem, R map
     output:
         r=P("factor_R"),
         shares=P("r_shares"),
@@ -18,12 +17,12 @@ rule factor_r:
     conda:
         "../../environment.yml"
     script:
-        "../scripts/factor_r.py"
+        FACTOR_R_SCRIPT
 
 
 rule factor_k:
     input:
-        soil=P("soil"),
+        unpack(factor_k_inputs),  # rules/ready_factors.smk: texture, or dem + K map/table
     output:
         k=P("factor_K"),
     params:
@@ -35,7 +34,7 @@ rule factor_k:
     conda:
         "../../environment.yml"
     script:
-        "../scripts/factor_k.py"
+        FACTOR_K_SCRIPT
 
 
 rule terrain:

@@ -113,8 +113,12 @@ def check_source_config(config: Mapping) -> dict[str, bool]:
             "config key 'source.local.aoi' is not set: every non-demo source needs the AOI "
             "(a polygon file or a raster mask, any CRS) to build the analysis grid"
         )
+    # a ready K (soil.method raster/constant/table) needs no texture; gauges need no record
+    unused = {"soil"} if (config.get("soil") or {}).get("method", "epic") != "epic" else set()
+    if (config.get("rainfall") or {}).get("stations"):
+        unused.add("rain")
     for name in ("dem", "landcover", "rain", "soil"):
-        if plan[name] == "local" and not local_cfg.get(name):
+        if plan[name] == "local" and not local_cfg.get(name) and name not in unused:
             raise ConfigError(
                 f"config key 'source.local.{name}' is not set, but {name} is taken from local "
                 f"files; give its file(s) or choose another source in source.inputs.{name}"
