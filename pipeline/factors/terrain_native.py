@@ -60,6 +60,10 @@ __all__ = [
 RESAMPLING = "average"
 #: The layers the terrain stage writes.
 TERRAIN_LAYERS = ("slope_deg", "l_factor", "s_factor", "ls_factor")
+#: A dask DEM up to this many cells has its native layers computed once for all of them
+#: (4 float32 layers: 1.6 GB at the limit), as the ``terrain`` stage does; larger ones are
+#: computed layer by layer (the tiled stage runs once per layer).
+PERSIST_MAX_CELLS = 100_000_000
 #: Margin when the slope length is uncapped: the contributing area is then truncated at the
 #: clip edge anyway (as at the analysis grid's edge), 2 km keeps slopes up to ~1.4 km whole.
 UNCAPPED_MARGIN_M = 2000.0
@@ -182,6 +186,8 @@ def terrain_factors_on_grid(
     from pipeline.factors import terrain as tf
 
     native = tf.terrain_factors(dem, variables=tuple(variables), **terrain_kwargs)
+    if dem.size <= PERSIST_MAX_CELLS:  # one pass of the tiled stage for all the layers
+        native = native.persist()
     crs, transform = dem.rio.crs, dem.rio.transform()
     out = {}
     for var in variables:
