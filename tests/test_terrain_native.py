@@ -238,3 +238,42 @@ def test_gura_native_path_ranks_like_native_routing(gura_paths, tmp_path, record
     assert rho_new >= 0.99
     assert rho_old < rho_new
     assert mean_ratio == pytest.approx(1.0, abs=0.01)
+
+
+# ------------------------------------------------------------------ the workflow's DAG
+def test_dem_native_is_in_the_file_contract():
+    from pipeline import layout
+
+    assert layout.Layout().key_of("resources/gura/dem_native.tif") == "dem_native"
+
+
+@pytest.mark.slow
+def test_dag_with_a_projected_local_dem_routes_natively(gura_paths, tmp_path):
+    """``snakemake --summary`` (no job runs) with the Gura DEM (UTM 37S): the terrain
+    outputs come from terrain_native, which reads dem_native.tif; every output matches the
+    file contract. (Land cover, soil and rain point at stand-in files: nothing reads them.)"""
+    import yaml
+
+    from pipeline import layout
+    from tests.test_layout_contract import _summary_outputs
+
+    dem_path, aoi_path = gura_paths
+    rain = tmp_path / "rain.csv"
+    rain.write_text("date,p\n2020-01-01,1\n", encoding="utf-8")
+    cfg = {
+        "aoi": "gura", "years": [2020], "ml": {"enabled": False}, "cover": {"method": "table"},
+        "source": {"kind": "local", "local": {
+            "aoi": str(aoi_path), "dem": {"path": str(dem_path)},
+            "landcover": {"path": str(dem_path), "recode": {1: "forest"}},
+            "soil": {"classes": str(dem_path), "lookup": str(rain)},
+            "rain": {"gauge_csv": str(rain), "date_col": "date", "value_col": "p"},
+        }},
+    }  # fmt: skip
+    path = tmp_path / "gura.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    outputs = dict(_summary_outputs(path, tmp_path))
+    assert outputs["results/gura/common/factors/LS.tif"] == "terrain_native"
+    assert outputs["resources/gura/dem_native.tif"] == "inputs_dem_native"
+    assert "terrain" not in set(outputs.values())
+    lay = layout.Layout()
+    assert not [f for f in outputs if lay.key_of(f) is None]
