@@ -21,6 +21,7 @@ config.update(validate_config(config))
 include: "pipeline/rules/common.smk"
 include: "pipeline/rules/treatment.smk"  # #15; before factors.smk: it defines the P/E/T hook input
 include: "pipeline/rules/inputs.smk"
+include: "pipeline/rules/terrain_native.smk"  # #12: terrain on the DEM's own grid
 include: "pipeline/rules/endmembers.smk"
 include: "pipeline/rules/ready_factors.smk"  # before factors.smk: R/K inputs and scripts
 include: "pipeline/rules/factors.smk"
