@@ -33,6 +33,7 @@ include: "pipeline/rules/disturbance.smk"
 include: "pipeline/rules/report.smk"
 include: "pipeline/rules/sediment.smk"
 include: "pipeline/rules/deliverables.smk"
+include: "pipeline/rules/districts.smk"  # #17: many districts in one run
 
 
 rule all:
@@ -40,6 +41,7 @@ rule all:
     input:
         all_targets(),
         disturbance_targets(),
+        district_targets,
 
 
 onsuccess:

@@ -248,6 +248,46 @@ FILES: dict[str, ContractFile] = dict(
            "stages.treatment.make_treatment_report", "target progress chart"),
         _f("treatment_map", RESULTS, "{year}/treatment/parcels_top.png", "PNG", "-",
            "stages.treatment.make_treatment_report", "map of the top parcels"),
+        # --------------------------------------- many districts in one run (#17)
+        _f("district_layer", RESOURCES, "districts/districts.gpkg",
+           "GeoPackage layer districts: district_id, name, name_en, polygons (grid CRS)",
+           "layout.read_vector", "stages.districts.make_district_layer",
+           "the districts reported one by one"),
+        _f("district_aoi", RESULTS, "districts/{district}/{year}/aoi.gpkg",
+           "GeoPackage layer aoi: the district's polygon", "layout.read_aoi",
+           "layout.write_vector", "the district's outline"),
+        _f("district_soil_loss", RESULTS, "districts/{district}/{year}/soil_loss.tif",
+           "COG float32 t·ha⁻¹·a⁻¹", "io.open_raster", "io.write_cog",
+           "A on the district's window, masked to the district"),
+        _f("district_intensity", RESULTS, "districts/{district}/{year}/intensity.tif",
+           "COG uint8 classes 1–6, nodata 255", "io.open_raster", "io.write_cog",
+           "classes on the district's window, masked to the district"),
+        _f("district_class_areas", RESULTS, "districts/{district}/{year}/tables/class_areas.csv",
+           "CSV (UTF-8 BOM)", "layout.read_table", "io.write_csv", "the district's class areas"),
+        _f("district_summary", RESULTS, "districts/{district}/{year}/tables/summary.json", "JSON",
+           "layout.read_json", "layout.write_json", "the district's headline numbers"),
+        _f("district_zones_township", RESULTS,
+           "districts/{district}/{year}/tables/zones_township.csv", "CSV (long)",
+           "layout.read_table", "io.write_csv", "class areas by township within the district"),
+        _f("district_zones_watershed", RESULTS,
+           "districts/{district}/{year}/tables/zones_watershed.csv", "CSV (long)",
+           "layout.read_table", "io.write_csv", "class areas by watershed within the district"),
+        _f("district_report_html", RESULTS, "districts/{district}/{year}/report.html",
+           "HTML (self-contained)", "-", "report.html.build_html_report", "the district's report"),
+        _f("district_bulletin_zh", RESULTS, "districts/{district}/{year}/bulletin_zh.md",
+           "Markdown", "-", "io.write_text", "the district's bulletin (Chinese)"),
+        _f("district_bulletin_en", RESULTS, "districts/{district}/{year}/bulletin_en.md",
+           "Markdown", "-", "io.write_text", "the district's bulletin (English)"),
+        _f("district_bulletin_tables", RESULTS, "districts/{district}/{year}/bulletin_tables",
+           "folder of CSV + tables.xlsx", "-", "report.tables.write_tables",
+           "the district's bulletin tables"),
+        _f("district_map", RESULTS, "districts/{district}/{year}/maps/{name}.png", "PNG", "-",
+           "report.maps / report.charts", "the district's report figures"),
+        _f("district_ranking", RESULTS, "districts/ranking_{year}.csv", "CSV (UTF-8 BOM)",
+           "layout.read_table", "io.write_csv",
+           "districts ranked by erosion share and mean modulus"),
+        _f("district_ranking_xlsx", RESULTS, "districts/ranking_{year}.xlsx", "XLSX", "-",
+           "stages.districts.make_district_ranking", "the ranking as a workbook sheet"),
         # -------------------------------------------------- caches and side files
         _f("ee_cache", RESOURCES, ".ee_cache", "folder of raw downloads", "-",
            "sources.earthengine", "Earth Engine downloads (earthengine.cache_dir)"),
@@ -427,7 +467,7 @@ def read_grid(path) -> AnalysisGrid:
 # ------------------------------------------------------------------------ vectors
 _GPKG_DATE = "2000-01-01T00:00:00.000Z"  # fixed GPKG timestamps: same data, same bytes
 VECTOR_LAYERS = {"aoi": "aoi", "townships": "townships", "watersheds": "watersheds",
-                 "survey": "survey"}  # fmt: skip
+                 "survey": "survey", "districts": "districts"}  # fmt: skip
 
 
 def write_vector(gdf, path, *, key: str):

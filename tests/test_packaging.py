@@ -37,7 +37,7 @@ def test_environment_yml_matches_pyproject():
 def test_every_rule_names_the_conda_environment():
     for smk in (REPO / "pipeline" / "rules").glob("*.smk"):
         text = smk.read_text()
-        n_rules = len(re.findall(r"^\s*rule(?: \w+)?:", text, flags=re.M))
+        n_rules = len(re.findall(r"^\s*(?:rule|checkpoint)(?: \w+)?:", text, flags=re.M))
         assert text.count('"../../environment.yml"') == n_rules, smk.name
 
 
