@@ -244,6 +244,9 @@ FILES: dict[str, ContractFile] = dict(
         _f("treatment_map", RESULTS, "{year}/treatment/parcels_top.png", "PNG", "-",
            "stages.treatment.make_treatment_report", "map of the top parcels"),
         # -------------------------------------------------- caches and side files
+        _f("demo_cache", RESOURCES, ".demo_cache", "folder of pickled values (*.memo.pkl)",
+           "sources._memo", "sources._memo", "demo DEM, routing, land cover shared by the "
+           "inputs jobs (removable)"),
         _f("ee_cache", RESOURCES, ".ee_cache", "folder of raw downloads", "-",
            "sources.earthengine", "Earth Engine downloads (earthengine.cache_dir)"),
         _f("disturbance_ee_cache", RESOURCES, "disturbance/{year}/.ee_cache",
