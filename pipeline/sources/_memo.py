@@ -119,6 +119,9 @@ def memoised(
         value = compute()
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}-", suffix=".tmp")
         try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; like any other file
             with os.fdopen(fd, "wb") as fh:
                 _Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
             os.replace(tmp, path)
