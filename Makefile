@@ -23,6 +23,8 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	# compile the numba kernels once (about a minute of CPU), not inside the first run's jobs
+	$(BIN)/python -m pipeline.stages.warmup
 	@touch $@
 
 # Regenerate the lock file from pyproject.toml (keeps current pins; UPGRADE=1 takes the newest).

@@ -289,6 +289,9 @@ FILES: dict[str, ContractFile] = dict(
         _f("district_ranking_xlsx", RESULTS, "districts/ranking_{year}.xlsx", "XLSX", "-",
            "stages.districts.make_district_ranking", "the ranking as a workbook sheet"),
         # -------------------------------------------------- caches and side files
+        _f("demo_cache", RESOURCES, ".demo_cache", "folder of pickled values (*.memo.pkl)",
+           "sources._memo", "sources._memo", "demo DEM, routing, land cover shared by the "
+           "inputs jobs (removable)"),
         _f("ee_cache", RESOURCES, ".ee_cache", "folder of raw downloads", "-",
            "sources.earthengine", "Earth Engine downloads (earthengine.cache_dir)"),
         _f("disturbance_ee_cache", RESOURCES, "disturbance/{year}/.ee_cache",

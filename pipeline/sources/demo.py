@@ -66,6 +66,7 @@ from pipeline import layout, sl190
 from pipeline.errors import ConfigError
 from pipeline.grid import AnalysisGrid, local_albers_crs
 from pipeline.landcover import CODE_BY_KEY
+from pipeline.sources import _memo
 from pipeline.sources._demo_terrain import (
     Terrain,
     analyse_terrain,
@@ -1241,6 +1242,7 @@ def generate_demo(
     progress: bool = True,
     rain_last_year: int | None = None,
     write: Collection[str] | None = None,
+    cache_dir: str | Path | None = None,
 ) -> dict[str, Path]:
     """Generate the synthetic demo district and write the inputs-contract files to ``out_dir``.
 
@@ -1255,7 +1257,9 @@ def generate_demo(
     ``{"landcover_2024", "ndvi_2024", "survey_2024"}``): what they need is still
     computed in memory, so each file has the same bytes as in a full run with the same
     ``years``; the workflow writes the year-independent part and each year in separate
-    jobs this way.
+    jobs this way. ``cache_dir`` (optional) memoises the DEM, its flow routing, the town
+    sites and the land cover on disk (``pipeline.sources._memo``), so that those jobs
+    compute them once; the files are the same bytes with or without it.
 
     Examples
     --------
@@ -1328,14 +1332,25 @@ def generate_demo(
             )
         step("grid and AOI")
         if need_land:
-            dem = make_dem(grid, seed=seed)
+            memo_key = _memo.code_key("pipeline.sources.demo", grid, seed, n_townships)
+
+            def land() -> tuple[xr.DataArray, Terrain, np.ndarray]:
+                dem = make_dem(grid, seed=seed)
+                terr = terrain(dem)
+                return dem, terr, town_sites(terr, grid, aoi, n=n_townships, seed=seed)
+
+            dem, terr, sites = _memo.memoised(cache_dir, "demo_terrain", memo_key, land)
             if want("dem"):
                 paths["dem"] = layout.write_dem(dem, out / "dem.tif", tags=tags)
             step("DEM")
-            terr = terrain(dem)
-            sites = town_sites(terr, grid, aoi, n=n_townships, seed=seed)
             step("flow routing")
-            landcover = make_landcover(dem, aoi, years=years, seed=seed, terr=terr, sites=sites)
+            landcover = _memo.memoised(
+                cache_dir,
+                "demo_landcover",
+                [memo_key, years],
+                lambda: make_landcover(dem, aoi, years=years, seed=seed, terr=terr, sites=sites),
+                latest_only=False,
+            )
             for year in years:
                 if want(f"landcover_{year}"):
                     paths[f"landcover_{year}"] = layout.write_landcover(

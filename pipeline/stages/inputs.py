@@ -386,7 +386,11 @@ def _prepare_part(
         gen_years = history if part in ("rain", "year") else history[:1]
         write = {k for k in write if plan.get(_input_of(k), "demo") == "demo"}
         log.info("synthetic demo district, %s part %s: %s", part, year or "", sorted(write))
-        generate_demo(out_dir, years=tuple(gen_years), progress=True, write=write, **params)
+        # the DEM, its routing and the land cover are memoised for the other inputs jobs
+        cache = Path(out_dir) / FILES["demo_cache"].pattern
+        generate_demo(
+            out_dir, years=tuple(gen_years), progress=True, write=write, cache_dir=cache, **params
+        )
     elif part == "grid":
         from pipeline.sources import local
 
