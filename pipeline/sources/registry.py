@@ -66,7 +66,7 @@ def provides() -> dict[str, frozenset[str]]:
     return {name: e.provides for name, e in SOURCES.items()}
 
 
-register("demo", "pipeline.sources.demo_inputs", INPUT_NAMES)
+register("demo", "pipeline.sources.demo.inputs", INPUT_NAMES)
 register("local", "pipeline.sources.local", INPUT_NAMES)
 register("stac", "pipeline.sources.stac", {"dem", "landcover", "ndvi"})
 register(
