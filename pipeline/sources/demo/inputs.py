@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from pipeline.errors import ConfigError
 from pipeline.layout import INPUT_NAMES
@@ -31,11 +30,17 @@ def prepare_inputs(
     (the demo's land cover of a year applies the changes of the years before it);
     default ``years``.
     """
-    from pipeline.sources import local
+    from pipeline.sources.base import begin
 
-    out_dir, names = Path(out_dir), list(only)
-
-    grid = local.read_grid_json(out_dir / "grid.json")
+    req = begin(
+        out_dir,
+        source,
+        years=years,
+        only=only,
+        provides=PROVIDES,
+        refuse="the demo source: unknown inputs {unsupported}",
+    )
+    out_dir, names, years, grid = req.out_dir, req.names, req.years, req.grid
     tag = "-".join(map(str, years)) or "common"
     scratch = out_dir / f".demo-{tag}-{'-'.join(sorted(names))}"
     params = {k: v for k, v in dict(source.get("demo") or {}).items() if v is not None}

@@ -312,20 +312,19 @@ def prepare_inputs(
     QuotaError
         A 429 that persists after ``max_retries`` retries.
     """
-    from pipeline.sources import local
+    from pipeline.sources.base import begin
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    names = sorted(PROVIDES if only is None else set(only))
-    unsupported = sorted(set(names) - PROVIDES)
-    if unsupported:
-        raise ConfigError(
-            f"the Earth Engine source cannot provide {unsupported}: township/watershed layers "
-            "and survey points come from local files (source.inputs)"
-        )
+    req = begin(
+        out_dir,
+        cfg,
+        years=years,
+        only=only,
+        provides=PROVIDES,
+        refuse="the Earth Engine source cannot provide {unsupported}: township/watershed "
+        "layers and survey points come from local files (source.inputs)",
+    )
+    out_dir, names, years, grid = req.out_dir, req.names, req.years, req.grid
     ee_cfg = dict(cfg.get("earthengine") or {})
-    years = sorted(int(y) for y in years)
-    grid = local.load_or_prepare_grid(out_dir, cfg)
     key_env = ee_cfg.get("key_env") or KEY_ENV
     project = ee_cfg.get("project")
     if names and not ee.data.is_initialized():

@@ -265,17 +265,20 @@ def prepare_inputs(
     --------
     >>> prepare_inputs("resources/youwuzhen", config["source"], years=[2015])  # doctest: +SKIP
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from pipeline.sources.base import begin
+
+    req = begin(
+        out_dir,
+        cfg,
+        years=years,
+        only=only,
+        provides=PROVIDES,
+        refuse=f"local source: unknown inputs {{unsupported}}; expected {INPUT_NAMES}",
+    )
+    out_dir, names, years, grid = req.out_dir, req.names, req.years, req.grid
     local_cfg = cfg.get("local") or {}
-    names = list(INPUT_NAMES if only is None else only)
-    unknown = sorted(set(names) - PROVIDES)
-    if unknown:
-        raise ConfigError(f"local source: unknown inputs {unknown}; expected {INPUT_NAMES}")
-    grid = load_or_prepare_grid(out_dir, cfg)
     aoi_path = out_dir / "aoi.gpkg"
     inside = aoi_pixel_mask(aoi_path, grid)
-    years = sorted(int(y) for y in years)
     written: dict[str, Path] = {}
     if "dem" in names:
         dem = _section(local_cfg, "dem")
