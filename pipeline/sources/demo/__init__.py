@@ -35,7 +35,7 @@ What it contains and how it is made (all knobs are the constants below):
 - **field survey**: stratified points whose observed SL 190-2007 class comes from a
   HIDDEN TRUTH that is *not* the pipeline's RUSLE (see ``hidden_soil_loss``):
   R from the same rain with a different daily model (10 mm threshold, seasonal α,
-  β = 1.7265; science.md §3.2), K = EPIC × 0.75 with lognormal noise, LS with a
+  β = 1.7265), K = EPIC × 0.75 with lognormal noise, LS with a
   capped slope length and m = 0.35, C from a per-class table (not from NDVI) with
   lognormal noise and a weak NDVI term, P from another table, gully/rill hot spots
   (×4) on erodible classes, then 10 % of points recorded one class off.

@@ -71,7 +71,7 @@ SURVEY_WEIGHTS: dict[str, float] = {
 
 # ----------------------------------------------------------------------- survey
 def _k_epic_si(sand, silt, clay, oc):
-    """EPIC K (Sharpley & Williams 1990) converted to SI (×0.1317), science.md §4.1-4.2."""
+    """EPIC K (Sharpley & Williams 1990) converted to SI (K_SI = 0.1317 × K_US)."""
     sn1 = 1 - sand / 100
     k_us = (
         (0.2 + 0.3 * np.exp(-0.0256 * sand * (1 - silt / 100)))
@@ -83,7 +83,7 @@ def _k_epic_si(sand, silt, clay, oc):
 
 
 def _r_daily_10mm(rain_mm: np.ndarray, time_index: pd.DatetimeIndex) -> np.ndarray:
-    """Annual erosivity from daily rain ≥ 10 mm, seasonal α, β = 1.7265 (science.md §3.2)."""
+    """Annual erosivity from daily rain ≥ 10 mm, seasonal α, β = 1.7265 (a hidden truth, not the pipeline's R)."""
     doy = time_index.day_of_year.to_numpy()
     alpha = np.where((doy >= 121) & (doy <= 273), 0.3937, 0.3101)[:, None, None]
     p = np.where(rain_mm >= 10.0, rain_mm, 0.0)
@@ -91,7 +91,7 @@ def _r_daily_10mm(rain_mm: np.ndarray, time_index: pd.DatetimeIndex) -> np.ndarr
 
 
 def _slope_factor_liu(slope_deg):
-    """McCool (< 10°) / Liu et al. 1994 (≥ 10°) S, science.md §5.1."""
+    """McCool et al. 1987 (< 10°) / Liu et al. 1994 (≥ 10°) S."""
     s = np.sin(np.radians(slope_deg))
     return np.where(
         slope_deg < 5, 10.8 * s + 0.03, np.where(slope_deg < 10, 16.8 * s - 0.5, 21.91 * s - 0.96)
@@ -114,8 +114,8 @@ def hidden_soil_loss(
     """The survey's HIDDEN TRUTH: soil loss (t·ha⁻¹·a⁻¹) at grid cells (rows, cols).
 
     Deliberately not the pipeline's RUSLE: A = R·K·LS·C·P·H with
-    R from the survey year's daily rain, P ≥ 10 mm, seasonal α, β = 1.7265 (science.md
-    §3.2, not Zhang 2002); K = EPIC(SI) × 0.75 × lognormal(``TRUTH_K_LOG_SD``);
+    R from the survey year's daily rain, P ≥ 10 mm, seasonal α, β = 1.7265 (not
+    Zhang 2002); K = EPIC(SI) × 0.75 × lognormal(``TRUTH_K_LOG_SD``);
     LS: slope length = upslope area / cell width capped at ``TRUTH_MAX_SLOPE_LENGTH_M``,
     m = ``TRUTH_M``, S of McCool/Liu; C = ``TRUTH_C`` per class × lognormal
     (``TRUTH_C_LOG_SD``) × exp(-4·NDVI anomaly) (clipped to [1/3, 3]); P = ``TRUTH_P``;

@@ -65,7 +65,7 @@ def write_survey(points: gpd.GeoDataFrame, out_path) -> Path:
     return _write_gpkg(points, out_path, layer="survey")
 
 
-#: van Bemmelen factor: organic matter = 1.724 × organic carbon (see shared/science.md §4.1).
+#: van Bemmelen factor: organic matter = 1.724 × organic carbon (the usual OM/OC ratio).
 OM_PER_OC = 1.724
 
 #: ESA WorldCover (v100/v200, band ``Map``) → Shuibao land-cover codes (pipeline/landcover.py).
