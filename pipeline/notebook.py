@@ -11,7 +11,7 @@ knows this project's file layout. Nothing of the stages is copied here:
 - :func:`soil_loss_variant` reruns, in-process, only the stages whose configuration section
   changed, by calling the same functions with the same arguments as the Snakemake scripts in
   ``pipeline/scripts/`` (``make_r``, ``make_k``, ``make_terrain``, ``make_c``, ``make_p``,
-  ``make_e_t``, ``make_soil_loss``), then the same statistics as ``make_statistics``
+  ``make_e_t_layers``, ``make_soil_loss``), then the same statistics as ``make_statistics``
   (``pipeline.stats.class_area_table`` and ``summarize``). Unchanged factors are read from the
   workflow run. So a variant's erosion area equals what the workflow gives for that
   configuration (tests/test_notebooks.py checks it).

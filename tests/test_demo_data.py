@@ -1,4 +1,4 @@
-"""Properties of the synthetic demo district (pipeline/sources/demo.py), at a small size.
+"""Properties of the synthetic demo district (pipeline/sources/demo/), at a small size.
 
 Every test asserts something the generator could get wrong: the inputs contract
 (dtypes, nodata, bands, CRS), reproducibility from the seed, drainage to one outlet,

@@ -27,6 +27,7 @@ import pytest
 import rasterio
 import shapely
 import xarray as xr
+from affine import Affine
 from ee import apitestcase, serializer
 from googleapiclient.errors import HttpError
 
@@ -297,7 +298,7 @@ def test_large_aoi_is_split_under_the_limits(ee_offline):
     image = gee.build_s2_ndvi_halfmonths(AOI, 2023)
     stack = gee.ndvi_period_stack(image)
     width, height = 70_000, 40_000  # 700 km × 400 km at 10 m
-    grid = gee._pixel_grid("EPSG:32650", gee.Affine(10, 0, 200000, 0, -10, 3000000), width, height)
+    grid = gee._pixel_grid("EPSG:32650", Affine(10, 0, 200000, 0, -10, 3000000), width, height)
     bands = [f"P{p:02d}" for p in range(1, 25)]
     bodies = gee.compute_pixels_requests(stack, grid, band_ids=bands, dtype_bytes=2)
     covered = 0
@@ -321,7 +322,7 @@ def test_large_aoi_is_split_under_the_limits(ee_offline):
 
 
 def test_more_than_1024_bands_are_split_into_band_groups(ee_offline):
-    grid = gee._pixel_grid("EPSG:4326", gee.Affine(0.05, 0, 116, 0, -0.05, 26), 4, 3)
+    grid = gee._pixel_grid("EPSG:4326", Affine(0.05, 0, 116, 0, -0.05, 26), 4, 3)
     bands = [f"b{i}" for i in range(1100)]
     bodies = gee.compute_pixels_requests(
         ee.Image(1), grid, band_ids=bands, dtype_bytes=4, file_format="GEO_TIFF"
@@ -332,7 +333,7 @@ def test_more_than_1024_bands_are_split_into_band_groups(ee_offline):
 
 def test_npy_band_groups_keep_the_header_loadable(ee_offline):
     """numpy.load refuses .npy headers over 10,000 bytes (366 CHIRPS bands make 12,918)."""
-    grid = gee._pixel_grid("EPSG:4326", gee.Affine(0.05, 0, 116, 0, -0.05, 26), 4, 3)
+    grid = gee._pixel_grid("EPSG:4326", Affine(0.05, 0, 116, 0, -0.05, 26), 4, 3)
     bands = [f"2020{d:04d}_precipitation" for d in range(366)]
     bodies = gee.compute_pixels_requests(ee.Image(1), grid, band_ids=bands, dtype_bytes=4)
     assert len(bodies) == 2
@@ -537,7 +538,8 @@ def test_fetchers_initialise_earth_engine_first(monkeypatch, tmp_path):
     """Without an initialised client the fetcher authenticates before building anything."""
     monkeypatch.setattr(ee.data, "is_initialized", lambda: False)
     init = mock.Mock(side_effect=AuthenticationError("no credentials (test)"))
-    monkeypatch.setattr(gee, "initialize", init)
+    # the fetchers authenticate through the transport module
+    monkeypatch.setattr(gee.transport, "initialize", init)
     grid = grid_from_aoi(AOI, resolution_m=60)
     with pytest.raises(AuthenticationError, match="no credentials"):
         gee.fetch_dem(grid, tmp_path / "dem.tif", project="p1", key_env="K")

@@ -22,6 +22,7 @@ import yaml
 from ee import apitestcase
 
 from pipeline.sources import earthengine as ee_src
+from pipeline.sources.local import WORLDCOVER_TO_SHUIBAO
 
 GOLDEN = Path(__file__).parent / "golden" / "earthengine_expressions.json"
 SCHEMA = Path(__file__).resolve().parents[1] / "configs" / "schema.yaml"
@@ -225,7 +226,7 @@ def test_worldcover_request(ee_offline):
         assert g.constants("Image.select", "bandSelectors") == [["Map"]]
         (remap,) = g.calls("Image.remap")
         src, dst = remap.args["from"], remap.args["to"]
-        assert src == sorted(ee_src.WORLDCOVER_TO_SHUIBAO)
+        assert src == sorted(WORLDCOVER_TO_SHUIBAO)
         assert set(src) <= {10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100}  # the WorldCover legend
         assert remap.args["defaultValue"] == 255
         assert all(1 <= d <= 11 for d in dst)

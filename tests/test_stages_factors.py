@@ -15,6 +15,7 @@ import pytest
 
 from pipeline.errors import ConfigError, InputDataError
 from pipeline.stages import factors as st
+from pipeline.stages.csle import make_e_t_layers
 from tests import stage_fixtures as fx
 
 SOIL_BANDS = ["sand_pct", "silt_pct", "clay_pct", "organic_carbon_pct"]
@@ -167,6 +168,7 @@ def test_make_p_refuses_an_unknown_land_cover_key(tmp_path):
 
 
 # --------------------------------------------------------------------------- E, T
+# The workflow's CSLE E/T stage is pipeline.stages.csle.make_e_t_layers (the only one).
 def test_make_e_t_tables_on_cropland_and_elsewhere(tmp_path):
     """E from the engineering table, T from the tillage table on cropland, 1 elsewhere.
 
@@ -178,7 +180,9 @@ def test_make_e_t_tables_on_cropland_and_elsewhere(tmp_path):
         "engineering_table": {"terraced_cropland": 0.2},
         "tillage_table": {"sloping_cropland": 0.5, "terraced_cropland": 0.8},
     }
-    st.make_e_t(landcover_path=lc, out_e=tmp_path / "E.tif", out_t=tmp_path / "T.tif", csle=csle)
+    make_e_t_layers(
+        landcover_path=lc, out_e=tmp_path / "E.tif", out_t=tmp_path / "T.tif", csle=csle
+    )
     e = fx.read(tmp_path / "E.tif")[0]
     t = fx.read(tmp_path / "T.tif")[0]
     np.testing.assert_allclose(e, [[1.0, 0.2, 1.0], [1.0, np.nan, 1.0]], rtol=1e-6)
@@ -189,7 +193,9 @@ def test_make_e_t_with_the_schema_defaults_gives_ones(tmp_path):
     """engineering_table and tillage_table default to {} (configs/schema.yaml): E = T = 1."""
     lc = _landcover(tmp_path, [[1, 5, 6, 9]])
     csle = {"engineering_table": {}, "tillage_table": {}}
-    st.make_e_t(landcover_path=lc, out_e=tmp_path / "E.tif", out_t=tmp_path / "T.tif", csle=csle)
+    make_e_t_layers(
+        landcover_path=lc, out_e=tmp_path / "E.tif", out_t=tmp_path / "T.tif", csle=csle
+    )
     np.testing.assert_array_equal(fx.read(tmp_path / "E.tif")[0], [[1.0, 1.0, 1.0, 1.0]])
     np.testing.assert_array_equal(fx.read(tmp_path / "T.tif")[0], [[1.0, 1.0, 1.0, 1.0]])
 

@@ -43,7 +43,7 @@ from scipy import ndimage
 
 from pipeline.grid import AnalysisGrid
 from pipeline.landcover import CODE_BY_KEY
-from pipeline.sources._demo_terrain import fractal_noise, resize
+from pipeline.sources.demo._terrain import fractal_noise, resize
 
 BANDS = ("B2", "B4", "B8", "B11")
 SEASONS = ("winter", "spring", "summer", "autumn")

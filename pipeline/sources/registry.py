@@ -29,7 +29,10 @@ class Source(Protocol):
         self, out_dir: Path, source: Mapping, *, years: Sequence[int], only: Sequence[str]
     ) -> None:
         """Write the contract files of the inputs ``only`` for ``years`` into ``out_dir``
-        (``resources/{aoi}/``, where ``grid.json`` and ``aoi.gpkg`` already are)."""
+        (``resources/{aoi}/``, where ``grid.json`` and ``aoi.gpkg`` already are).
+
+        Opens with :func:`pipeline.sources.base.begin` (make ``out_dir``, refuse inputs
+        not in ``PROVIDES``, sort the years, load the grid), then writes each input."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ def provides() -> dict[str, frozenset[str]]:
     return {name: e.provides for name, e in SOURCES.items()}
 
 
-register("demo", "pipeline.sources.demo_inputs", INPUT_NAMES)
+register("demo", "pipeline.sources.demo.inputs", INPUT_NAMES)
 register("local", "pipeline.sources.local", INPUT_NAMES)
 register("stac", "pipeline.sources.stac", {"dem", "landcover", "ndvi"})
 register(

@@ -656,20 +656,20 @@ def prepare_inputs(
     --------
     >>> prepare_inputs("resources/changting", config["source"], years=[2023])  # doctest: +SKIP
     """
-    from pipeline.sources import local
+    from pipeline.sources.base import begin
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    names = sorted(PROVIDES if only is None else set(only))
-    unsupported = sorted(set(names) - PROVIDES)
-    if unsupported:
-        raise ConfigError(
-            f"the STAC source cannot provide {unsupported} (it has DEM, land cover and NDVI): "
-            "choose another source for them in source.inputs"
-        )
+    req = begin(
+        out_dir,
+        cfg,
+        years=years,
+        only=only,
+        provides=PROVIDES,
+        refuse="the STAC source cannot provide {unsupported} (it has DEM, land cover and "
+        "NDVI): choose another source for them in source.inputs",
+    )
+    out_dir, names, grid = req.out_dir, req.names, req.grid
     st = dict(cfg.get("stac") or {})
     catalog_url = st.get("catalog_url") or EARTH_SEARCH
-    grid = local.load_or_prepare_grid(out_dir, cfg)
     written: dict[str, Path] = {}
     if "dem" in names:
         written["dem"] = fetch_dem(

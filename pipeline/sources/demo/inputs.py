@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from pipeline.errors import ConfigError
 from pipeline.layout import INPUT_NAMES
@@ -31,11 +30,17 @@ def prepare_inputs(
     (the demo's land cover of a year applies the changes of the years before it);
     default ``years``.
     """
-    from pipeline.sources import local
+    from pipeline.sources.base import begin
 
-    out_dir, names = Path(out_dir), list(only)
-
-    grid = local.read_grid_json(out_dir / "grid.json")
+    req = begin(
+        out_dir,
+        source,
+        years=years,
+        only=only,
+        provides=PROVIDES,
+        refuse="the demo source: unknown inputs {unsupported}",
+    )
+    out_dir, names, years, grid = req.out_dir, req.names, req.years, req.grid
     tag = "-".join(map(str, years)) or "common"
     scratch = out_dir / f".demo-{tag}-{'-'.join(sorted(names))}"
     params = {k: v for k, v in dict(source.get("demo") or {}).items() if v is not None}
@@ -49,6 +54,7 @@ def prepare_inputs(
 def _from_demo(out_dir, scratch, grid, params, years, names, history) -> None:
     import geopandas as gpd
 
+    from pipeline import layout
     from pipeline.sources import local
     from pipeline.sources.demo import generate_demo
 
@@ -86,10 +92,10 @@ def _from_demo(out_dir, scratch, grid, params, years, names, history) -> None:
         local.write_soil(soil, out_dir / "soil.tif", grid=grid, tags=tags)
     if "rain" in names:  # already on its own coarse lon/lat lattice
         shutil.copyfile(scratch / "rain_daily.nc", out_dir / "rain_daily.nc")
-    aoi = gpd.read_file(out_dir / "aoi.gpkg", layer="aoi")
+    aoi = layout.read_aoi(out_dir / "aoi.gpkg")
     if "zones" in names:
         for layer in ("townships", "watersheds"):
-            zones = gpd.read_file(scratch / f"{layer}.gpkg").to_crs(grid.crs)
+            zones = layout.read_zones(scratch / f"{layer}.gpkg", grid.crs)
             zones = gpd.clip(zones, aoi).explode(index_parts=False).dissolve("zone_id")
             zones = zones.reset_index()[["zone_id", "name", "name_en", "geometry"]]
             if zones.empty:
@@ -98,7 +104,8 @@ def _from_demo(out_dir, scratch, grid, params, years, names, history) -> None:
                 local.write_zones(zones, out_dir / f"{layer}.gpkg")
     if "survey" in names:
         for year in years:
-            pts = gpd.read_file(scratch / f"survey_{year}.gpkg").to_crs(grid.crs)
+            path = scratch / f"survey_{year}.gpkg"
+            pts = layout.read_vector(path, what="demo survey layer").to_crs(grid.crs)
             pts = pts[pts.within(aoi.geometry.union_all())]
             local.write_survey(
                 pts[["survey_id", "year", "intensity_class", "geometry"]].reset_index(drop=True),
