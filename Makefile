@@ -35,8 +35,10 @@ lock:
 		--python-platform linux --generate-hashes --custom-compile-command "make lock" \
 		$(if $(UPGRADE),--upgrade) -o $(LOCK)
 
+# Through `shuibao run`: it validates the config first (a YAML syntax error is named with file
+# and line; Snakemake itself parses --configfile before the workflow and says only "not valid").
 demo: env
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --workflow-profile $(PROFILE)
+	$(BIN)/shuibao run --configfile $(CONFIG) --cores $(CORES) --workflow-profile $(PROFILE)
 	@echo
 	@echo "Reports: $$(ls -1 results/*/*/report.html 2>/dev/null | tr '\n' ' ')"
 
@@ -63,9 +65,10 @@ dag: env
 report: env
 	$(BIN)/snakemake --configfile $(CONFIG) --report results/report.zip
 
-# The real Youwuzhen example data, from their public origin, checked by SHA-256.
+# The real example data (Youwuzhen, Fujian; Gura, Kenya), from their public origin, checked by SHA-256.
 example-data: env
 	$(BIN)/python -m pipeline.example_data youwuzhen --dest data/examples/youwuzhen
+	$(BIN)/python -m pipeline.example_data gura --dest data/examples/gura
 
 clean:
 	rm -rf results resources logs .snakemake

@@ -36,6 +36,8 @@ class Example:
 
 
 _SEIMS_COMMIT = "5b40269d6171a4774c9474706d1aeea79278c44b"
+_RINVEST_COMMIT = "94b128e7a07c0b19a4dbd74c6112eb01486d12b5"
+_RINVEST_DIR = "inst/extdata/NDR"
 
 EXAMPLES = {
     "youwuzhen": Example(
@@ -80,7 +82,77 @@ EXAMPLES = {
                 50197,
             ),
         },
-    )
+    ),
+    "gura": Example(
+        title="Gura sub-watershed, Upper Tana, Kenya (InVEST freshwater sample data)",
+        origin=f"github.com/jsta/rinvest, commit {_RINVEST_COMMIT} (2023-03-14), {_RINVEST_DIR}; "
+        "originally the Natural Capital Project's InVEST sample data",
+        licence="GPL (rinvest's DESCRIPTION); NatCap: an example only, not authoritative, the "
+        "biophysical coefficients are not for real projects",
+        base_url=f"https://raw.githubusercontent.com/jsta/rinvest/{_RINVEST_COMMIT}",
+        files={
+            "DEM_gura.tif": (
+                f"{_RINVEST_DIR}/DEM_gura.tif",
+                "56b7d6c053e721c3a6b99ba0827d09a14665572b3f69802f8223fb7796dc85d5",
+                538794,
+            ),
+            "land_use_gura_float.tif": (
+                f"{_RINVEST_DIR}/land_use_gura_float.tif",
+                "e6ac2c8beffce5d8b668a259340d2d33d24142f2178a7d24a95f066eb09b4374",
+                356988,
+            ),
+            "biophysical_table_gura.csv": (
+                f"{_RINVEST_DIR}/biophysical_table_gura.csv",
+                "b27b1549a41c4929f161e3b18962d6bc8627c10ed7ed27e504203c175a0f5f69",
+                535,
+            ),
+            "watershed_gura.shp": (
+                f"{_RINVEST_DIR}/watershed_gura.shp",
+                "884a4deb95a84a6a8e6f50c381d699cd7599dc63e6582ee3cc9f4a8808435401",
+                51084,
+            ),
+            "watershed_gura.shx": (
+                f"{_RINVEST_DIR}/watershed_gura.shx",
+                "4ebe4777c253a4d3008538897617564c9b3c01a40c990bcae29bcad51def9102",
+                108,
+            ),
+            "watershed_gura.dbf": (
+                f"{_RINVEST_DIR}/watershed_gura.dbf",
+                "6fe8b628d4af627eccb76d2e1248dbe454cfcbcd0cd62688b26b4799d3a684c6",
+                159,
+            ),
+            "watershed_gura.prj": (
+                f"{_RINVEST_DIR}/watershed_gura.prj",
+                "c3651c1d7ce1b4ede351a15849a6a402d66c756eb827e2778e5058758ddcb091",
+                408,
+            ),
+            "subwatersheds_gura.shp": (
+                f"{_RINVEST_DIR}/subwatersheds_gura.shp",
+                "7a9cec01f1fae0285508eb179f7bd90c797b6689e4c89eeaee8b16a6f75ac9ef",
+                105212,
+            ),
+            "subwatersheds_gura.shx": (
+                f"{_RINVEST_DIR}/subwatersheds_gura.shx",
+                "01e6adf49dbb2220c50c0feeb1839f2d3c8047c221cdb5bad9d56c30f2bd3319",
+                140,
+            ),
+            "subwatersheds_gura.dbf": (
+                f"{_RINVEST_DIR}/subwatersheds_gura.dbf",
+                "0cb04b2e50362c4713713478db24574b7c8b24c266407466e9e490577ed4298f",
+                240,
+            ),
+            "subwatersheds_gura.prj": (
+                f"{_RINVEST_DIR}/subwatersheds_gura.prj",
+                "8045149e2d4ddf937565ba9d57aec264986a68f129948f7f1b047bc248d1f919",
+                408,
+            ),
+            "_README_InVEST_NDR_model_data.txt": (
+                f"{_RINVEST_DIR}/_README_InVEST_NDR_model_data.txt",
+                "818f155519d6f129624b2f5340af8f9c65880983d76f199973859cd9c2fc6e61",
+                2768,
+            ),
+        },
+    ),
 }
 
 

@@ -119,3 +119,14 @@ def test_youwuzhen_over_http_matches_the_recorded_digests(tmp_path, shared_data)
     for p in paths:
         assert (work / p).is_file(), p
     shutil.rmtree(work)
+
+
+def test_gura_digests_match_the_real_files(shared_data):
+    """The Gura sample in ../shared/data is the origin's files: every recorded size and
+    SHA-256 matches (so `make example-data` keeps exactly what the Gura test reads)."""
+    ex = example_data.EXAMPLES["gura"]
+    src = shared_data / "gura_invest_sdr_subset_ke"
+    for name, (source_path, digest, size) in ex.files.items():
+        assert source_path == f"inst/extdata/NDR/{name}"
+        assert (src / name).stat().st_size == size, name
+        assert example_data.sha256(src / name) == digest, name

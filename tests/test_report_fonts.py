@@ -79,3 +79,17 @@ def test_intensity_map_title_in_chinese_raises_no_missing_glyph_warning(tmp_path
         )
     assert [w for w in caught if "missing from font" in str(w.message)] == []
     assert (tmp_path / "m.png").stat().st_size > 1000
+
+
+def test_intensity_map_asks_for_no_font_weight_it_does_not_have(tmp_path, caplog):
+    """The packaged Noto Sans SC has only a regular face: the bold north arrow "N" uses
+    DejaVu Sans, so no "findfont: Failed to find font weight bold" warning is logged."""
+    import logging
+
+    from tests.test_report_figures import synthetic_intensity
+
+    with caplog.at_level(logging.WARNING, logger="matplotlib.font_manager"):
+        maps.plot_intensity_map(
+            synthetic_intensity(), tmp_path / "m.png", title="土壤侵蚀强度", lang="zh"
+        )
+    assert [r for r in caplog.records if "findfont" in r.getMessage()] == []

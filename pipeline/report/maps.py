@@ -262,6 +262,9 @@ def _draw_north_arrow(ax) -> None:
         va="center",
         fontsize=11,
         fontweight="bold",
+        # a Latin letter: matplotlib's own DejaVu Sans has a bold face (the packaged CJK
+        # font has only a regular one, which made matplotlib warn "findfont … bold")
+        fontfamily="DejaVu Sans",
         arrowprops=dict(facecolor="black", edgecolor="black", width=3, headwidth=10, headlength=9),
         zorder=7,
     )

@@ -17,6 +17,8 @@ rule change_split:
         rainfall=config["rainfall"],
     log:
         os.path.join(LOGS, "change_split_{y0}_{y1}.log"),
+    benchmark:
+        os.path.join(LOGS, "change_split_{y0}_{y1}.bench.tsv"),
     conda:
         "../../environment.yml"
     script:

@@ -26,6 +26,8 @@ rule zone_tables:
         key_zone_count=config["deliverables"]["key_township_count"],
     log:
         os.path.join(LOGS, "{year}", "zone_tables.log"),
+    benchmark:
+        os.path.join(LOGS, "{year}", "zone_tables.bench.tsv"),
     conda:
         "../../environment.yml"
     script:
@@ -46,6 +48,8 @@ rule zone_change:
         y1=r"\d{4}",
     log:
         os.path.join(LOGS, "zone_change_{y0}_{y1}.log"),
+    benchmark:
+        os.path.join(LOGS, "zone_change_{y0}_{y1}.bench.tsv"),
     conda:
         "../../environment.yml"
     script:
@@ -69,6 +73,8 @@ rule gpkg:
         class_colours=config["report"]["class_colours"],
     log:
         os.path.join(LOGS, "{year}", "gpkg.log"),
+    benchmark:
+        os.path.join(LOGS, "{year}", "gpkg.bench.tsv"),
     conda:
         "../../environment.yml"
     script:
@@ -85,6 +91,8 @@ rule delineate_watersheds:
         min_area_km2=config["deliverables"]["watershed_min_area_km2"],
     log:
         os.path.join(LOGS, "delineate_watersheds.log"),
+    benchmark:
+        os.path.join(LOGS, "delineate_watersheds.bench.tsv"),
     conda:
         "../../environment.yml"
     script:

@@ -19,6 +19,8 @@ rule fvc_endmembers:
         cover=config["cover"],
     log:
         os.path.join(LOGS, "fvc_endmembers.log"),
+    benchmark:
+        os.path.join(LOGS, "fvc_endmembers.bench.tsv"),
     conda:
         "../../environment.yml"
     script:

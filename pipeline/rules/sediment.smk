@@ -20,6 +20,8 @@ rule sediment:
         model=MODEL,
     log:
         os.path.join(LOGS, "{year}", "sediment.log"),
+    benchmark:
+        os.path.join(LOGS, "{year}", "sediment.bench.tsv"),
     conda:
         "../../environment.yml"
     script:

@@ -23,6 +23,8 @@ if TR_ON:
                 seed=TR["demo_seed"],
             log:
                 os.path.join(LOGS, "treatment_demo_inputs.log"),
+            benchmark:
+                os.path.join(LOGS, "treatment_demo_inputs.bench.tsv"),
             conda:
                 "../../environment.yml"
             script:
@@ -38,6 +40,8 @@ if TR_ON:
             measures=TR["measures"],
         log:
             os.path.join(LOGS, "{year}", "treatment_measures_raster.log"),
+        benchmark:
+            os.path.join(LOGS, "{year}", "treatment_measures_raster.bench.tsv"),
         conda:
             "../../environment.yml"
         script:
@@ -61,6 +65,8 @@ if TR_ON:
             settings={k: TR[k] for k in ("baseline_year", "period_end", "measures", "targets")},
         log:
             os.path.join(LOGS, "{year}", "treatment_progress.log"),
+        benchmark:
+            os.path.join(LOGS, "{year}", "treatment_progress.bench.tsv"),
         conda:
             "../../environment.yml"
         script:
@@ -86,6 +92,8 @@ if TR_ON:
                 settings={k: TR[k] for k in ("baseline_year", "projects", "measures", "evaluation")},
             log:
                 os.path.join(LOGS, "{year}", "treatment_projects.log"),
+            benchmark:
+                os.path.join(LOGS, "{year}", "treatment_projects.bench.tsv"),
             threads: 1
             conda:
                 "../../environment.yml"
@@ -109,6 +117,8 @@ if TR_ON:
             settings={k: TR[k] for k in ("parcels", "parcels_top_n", "treated_share_max")},
         log:
             os.path.join(LOGS, "{year}", "treatment_parcels.log"),
+        benchmark:
+            os.path.join(LOGS, "{year}", "treatment_parcels.bench.tsv"),
         conda:
             "../../environment.yml"
         script:
@@ -135,6 +145,8 @@ if TR_ON:
             map=P("treatment_map"),
         log:
             os.path.join(LOGS, "{year}", "treatment_report.log"),
+        benchmark:
+            os.path.join(LOGS, "{year}", "treatment_report.bench.tsv"),
         conda:
             "../../environment.yml"
         script:

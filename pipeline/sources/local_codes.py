@@ -25,10 +25,11 @@ def write_local_landcover_codes(
     da = _open_source(src_path, band=band, nodata=nodata)
     if da.ndim != 2:
         raise InputDataError(f"land-cover raster {src_path}: choose one band (band=…)")
-    codes = da.astype("int32")
+    # nodata (and NaN) become the codes' nodata before the cast: casting a float nodata
+    # such as -3.4e38 to int32 is undefined (numpy warns "invalid value encountered in cast")
     src_nd = da.rio.nodata
-    if src_nd is not None:
-        codes = codes.where(da != src_nd, LANDCOVER_CODES_NODATA)
+    valid = da.notnull() if src_nd is None else (da != src_nd) & da.notnull()
+    codes = da.where(valid, LANDCOVER_CODES_NODATA).astype("int32")
     codes.attrs.pop("_FillValue", None)
     codes = codes.rio.write_nodata(LANDCOVER_CODES_NODATA, encoded=False)
     out = _reproject(
