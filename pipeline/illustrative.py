@@ -43,6 +43,8 @@ def illustrative_settings(config: Mapping, *, schema: Mapping | None = None) -> 
     ['support.table']
     >>> illustrative_settings({"support": {"table": {"orchard": 0.5}}}, schema=schema)
     []
+    >>> illustrative_settings({"report": {"illustrative_inputs": ["rain: flat"]}}, schema=schema)
+    ['report.illustrative_inputs (rain: flat)']
     """
     schema = load_schema() if schema is None else schema
     model = config.get("model", "rusle")
@@ -59,4 +61,8 @@ def illustrative_settings(config: Mapping, *, schema: Mapping | None = None) -> 
             layer = _get(config, f"csle.{key}")
             if isinstance(layer, Mapping) and layer.get("illustrative"):
                 out.append(f"csle.{key}.table")
+    report = config.get("report") or {}
+    out.extend(
+        f"report.illustrative_inputs ({item})" for item in report.get("illustrative_inputs", ())
+    )
     return sorted(out)
