@@ -85,8 +85,8 @@ def soil_loss_totals(
     total = Σ A·a (t/a) over assessed pixels (A finite, inside the AOI), with A in t·ha⁻¹·a⁻¹
     and a the true pixel area in ha; mean modulus = total / (assessed area / 100) in
     t·km⁻²·a⁻¹ (SL 190-2007 unit). The mean over the erosion area only (A ≥ the tolerable
-    loss, i.e. 轻度 and above) is given beside it, since bulletins use either (science.md
-    §11.2: compute and label both).
+    loss, i.e. 轻度 and above) is given beside it, since bulletins use either (both
+    are computed and labelled).
 
     Parameters
     ----------

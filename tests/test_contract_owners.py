@@ -149,18 +149,6 @@ def test_the_scan_catches_a_second_writer(tmp_path):
 _SHIPPED = ("pipeline", "docs", "configs", "notebooks", "profiles", "benchmarks", "README.md",
             "Snakefile", "pyproject.toml", "environment.yml", "Makefile")  # fmt: skip
 _OUTSIDE = re.compile(r"\.\./shared|(?<![\w.])shared/\w|(?<![\w/.])notes/")
-#: Docstrings that still cite the project's science fact sheet (not in the repository) by
-#: name; the list may only shrink (replace each by the published reference).
-SCIENCE_MD_LEGACY = {
-    "notebooks/02_factor_sensitivity.ipynb",
-    "pipeline/district.py",
-    "pipeline/report/bulletin.py",
-    "pipeline/stats.py",
-    "pipeline/treatment/measures.py",
-    "pipeline/treatment/parcels.py",
-    "pipeline/treatment/targets.py",
-    "pipeline/treatment/units.py",
-}
 
 
 def _shipped_files() -> list[str]:
@@ -183,7 +171,11 @@ def test_no_code_or_doc_points_outside_the_repository():
     assert not _OUTSIDE.search("pipeline/notes.py and the release notes")
 
 
-def test_science_fact_sheet_citations_only_shrink():
+def test_nothing_cites_the_project_s_private_science_notes():
+    """Sources are cited by their published reference, never by the name of a notes file
+    that users do not have."""
     files = _shipped_files()
-    citing = {f for f in files if "science.md" in (REPO / f).read_text("utf-8", errors="replace")}
-    assert citing <= SCIENCE_MD_LEGACY, f"new citations of science.md: {citing - SCIENCE_MD_LEGACY}"
+    citing = sorted(
+        f for f in files if "science.md" in (REPO / f).read_text("utf-8", errors="replace")
+    )
+    assert not citing, f"cite the published reference instead of science.md: {citing}"

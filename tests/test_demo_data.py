@@ -242,7 +242,7 @@ def test_ndvi_has_the_seasonal_cycles_of_each_class(demo_dir):
 
 # ---------------------------------------------------------------- rain
 def _r_zhang_wenbo(p_mm: np.ndarray, n_years: int) -> np.ndarray:
-    """Mean annual R per cell, Zhang Wenbo et al. (2002) daily model, science.md §3.1."""
+    """Mean annual R per cell, Zhang Wenbo et al. (2002) daily model."""
     erosive = np.where(p_mm >= 12.0, p_mm, 0.0)
     n = (p_mm >= 12.0).sum(axis=0)
     pd12 = erosive.sum(axis=0) / n

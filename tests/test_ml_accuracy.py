@@ -53,7 +53,7 @@ def test_mapaccuracy_encoding_gives_the_table_8_matrix(olofsson_counts):
 
 def test_olofsson_2014_worked_example(olofsson_counts):
     t = error_adjusted_areas(olofsson_counts, MAPPED_HA, classes=CLASSES)
-    # science.md §7.1 test vector (hectares, rounded as shown there)
+    # Olofsson et al. (2014, Remote Sens. Environ. 148) worked example, ha, rounded as there
     assert t["adjusted_area"].round().tolist() == [21158, 11686, 285770, 581386]
     assert t["adjusted_area_ci_halfwidth"].round().tolist() == [6158, 3756, 15510, 16282]
     assert t["users_accuracy"].round(3).tolist() == [0.880, 0.733, 0.927, 0.963]
@@ -75,7 +75,7 @@ def test_olofsson_2014_worked_example(olofsson_counts):
 def test_mapaccuracy_producers_variance_differs_labelled_alternative(olofsson_counts):
     """hagc/mapaccuracy R/olofsson.R: N̂_·j² in the first term and i = j in the sum.
 
-    Not the default: shown only to document the difference flagged in science.md §7.1.
+    Not the default: shown only to document the difference flagged for Olofsson et al. (2014).
     """
     alt = error_adjusted_areas(
         olofsson_counts, MAPPED_HA, classes=CLASSES, pa_variance="mapaccuracy"

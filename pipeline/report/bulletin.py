@@ -1,6 +1,6 @@
 """The bulletin paragraph and bulletin_{zh,en}.md, filled from the class table.
 
-Fills the district template of science.md §8.3 (after the 中国水土保持公报):
+Fills a district template modelled on the 中国水土保持公报 (Ministry of Water Resources):
 
     水土流失面积为 X 公顷，占总面积的 Y%（其中轻度流失面积 a 公顷，占水土流失面积的
     pa%；中度流失面积 b 公顷，占 pb%；强烈…；极强烈…；剧烈…），较上年减少/增加 ΔX 公顷

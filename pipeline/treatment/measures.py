@@ -6,8 +6,8 @@ y on: :func:`rasterize_measures` burns the measures completed ≤ y onto the
 analysis grid, and :func:`apply_measure_factor` sets P (RUSLE) — or E / T (CSLE)
 — where a measure with a table entry lies.
 
-Measure types follow the categories of Chinese treatment statistics (science.md
-§11.5 [P]): 梯田 (坡改梯), 水土保持林, 经济林/经果林, 种草, 封禁治理, 保土耕作, 其他.
+Measure types follow the usual categories of Chinese treatment statistics (practice,
+not a standard; adapt them): 梯田 (坡改梯), 水土保持林, 经济林/经果林, 种草, 封禁治理, 保土耕作, 其他.
 封禁治理 counts as 生态修复 (ecological restoration), the others as 治理 (treatment).
 
 **No default P/E/T values are shipped.** Published support-practice values are

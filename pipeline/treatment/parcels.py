@@ -8,17 +8,17 @@ class, majority land cover and the share covered by measures. Parcels mostly
 covered by measures (share > ``treated_share_max``, default 0.5) are already
 treated and are excluded from the ranking.
 
-Slope classes (SL 190-2007 sheet-erosion grading axes, science.md §1.4/§11.8 [P]):
+Slope classes (the slope axis of SL 190-2007's sheet-erosion grading table):
 ≤5°, 5–8°, 8–15°, 15–25°, 25–35°, >35° (upper bound inclusive).
 
 Suggested measure (``SUGGESTION_RULES``, first match wins):
 
 - sloping cropland steeper than 25° → 退耕还林还草: 《中华人民共和国水土保持法》
   (2010 修订) 第二十条 forbids cultivating crops on slopes steeper than 25°
-  (science.md §11.5 [C]);
+  (the law's own text);
 - sloping cropland 5–25° → 坡改梯 / 保土耕作; orchards on slopes > 5° → 梯田 /
-  植物篱; bare land → 水土保持林; degraded grass/shrub → 封禁治理 (measure types of
-  science.md §11.5 [P]; these are usual practice, not legal rules — adapt them);
+  植物篱; bare land → 水土保持林; degraded grass/shrub → 封禁治理 (the usual measure types of
+  treatment statistics; these are usual practice, not legal rules — adapt them);
 - construction sites → 生产建设项目监管 (no treatment measure: the builder's duty).
 
 Why written by hand: per-parcel sums are ``numpy.bincount`` over parcel ids burnt

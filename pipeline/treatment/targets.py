@@ -8,7 +8,7 @@ to each zone: overlapping or repeated measures of one category count once
 (a terrace later planted with grass is one treated area). 治理面积 (treatment:
 梯田, 水土保持林, 经济林, 种草, 保土耕作, 其他) and 生态修复面积 (restoration:
 封禁治理) are separate targets and are unioned separately; an area under both
-counts once in each (science.md §11.5 [P]: 生态修复 is reported beside the
+counts once in each (practice varies: 生态修复 is reported beside the
 comprehensive-treatment total here; say so where the district counts it inside).
 Areas are planar areas in the layer's CRS: give an equal-area or local projected
 CRS (the stage uses the analysis grid's Albers CRS).
@@ -21,8 +21,8 @@ period end), 治理面积 and 生态修复面积 in a stated unit (ha, 亩, 万�
 year spreads what is left evenly over the years after the current one up to the
 period end (all of it when the period has ended).
 
-水土保持率 = (1 − erosion area / land area) × 100 (science.md §8.1 [P]: consistent
-with the national figures; the national bulletins do not quote the formula).
+水土保持率 = (1 − erosion area / land area) × 100 (consistent
+with the 中国水土保持公报's national figures; the national bulletins do not quote the formula).
 
 Why written by hand: the unit parsing and the progress arithmetic are bulletin
 conventions; polygon unions are shapely (via geopandas).

@@ -1,7 +1,7 @@
 """Area units of Chinese treatment statistics, converted exactly.
 
 1 亩 = 10 000/15 m² (市亩: 1 ha = 15 亩), 1 万亩 = 10 000 亩 = 2000/3 ha (666.666… ha),
-1 km² = 100 ha = 1 500 亩 (science.md-style arithmetic; 市制 definition of the 亩 as 1/15 ha,
+1 km² = 100 ha = 1 500 亩 (arithmetic on the 市制 definition of the 亩 as 1/15 ha,
 《中华人民共和国计量单位使用方法》/ 国务院 1984 统一公制计量单位中文名称, 市亩 = 1/15 公顷).
 Conversions go through :class:`fractions.Fraction` so 15 亩 is exactly 1 ha and back.
 """
