@@ -31,6 +31,7 @@ include: "pipeline/rules/disturbance.smk"
 include: "pipeline/rules/report.smk"
 include: "pipeline/rules/sediment.smk"
 include: "pipeline/rules/deliverables.smk"
+include: "pipeline/rules/tiles.smk"  # #17: compute.tiles.size
 
 
 rule all:
