@@ -2,9 +2,10 @@
 # Barnes 2017 D8 / MFD rounds) with the global tile-graph steps as small jobs in between; soil
 # loss and class sums per tile; the statistics merge the tiles' exact sums (pipeline.exactsum),
 # so the tables equal the untiled run's. The tile list comes from the checkpoint tiles_layout
-# (the DEM's shape). Off (nothing defined here) when compute.tiles.size is null.
+# (the DEM's shape). Off (no rule defined here) when compute.tiles.size is null.
 
-TILE_SIZE = (config["compute"].get("tiles") or {}).get("size")
+
+include: "tiles_common.smk"
 
 
 if TILE_SIZE:
@@ -15,24 +16,6 @@ if TILE_SIZE:
     ruleorder: tiles_terrain_mosaic > terrain
     ruleorder: tiles_soil_loss_mosaic > soil_loss
     ruleorder: tiles_statistics > statistics
-
-    TILE_LOGS = os.path.join(LOGS, "tiles")
-
-    def tile_list(wildcards):
-        from pipeline.stages.tiles import tile_names
-
-        return tile_names(checkpoints.tiles_layout.get(aoi=wildcards.aoi).output.layout)
-
-    def per_tile(key, **fixed):
-        """Input function: the file ``key`` of every tile (row-major), for this aoi/year."""
-
-        def files(wildcards):
-            w = {"aoi": wildcards.aoi, **fixed}
-            if "year" in wildcards.keys():
-                w["year"] = wildcards.year
-            return [P(key, tile=t, **w) for t in tile_list(wildcards)]
-
-        return files
 
     checkpoint tiles_layout:
         input:
