@@ -4,6 +4,7 @@ of the values (tiles, dask chunks) — the property the tiled workflow's tables 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import dask.array as dsa
 import numpy as np
@@ -65,3 +66,35 @@ def test_partial_round_trips_through_npz(tmp_path):
 def test_merge_refuses_different_group_counts():
     with pytest.raises(ValueError, match="group counts"):
         exactsum.merge([exactsum.partial([1.0], [0], 1), exactsum.partial([1.0], [0], 2)])
+
+
+def test_class_and_zone_areas_do_not_depend_on_the_chunking():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from pipeline import stats
+    from pipeline.grid import AnalysisGrid, local_albers_crs
+
+    g = AnalysisGrid.from_bounds(local_albers_crs(110, 25, 111, 26), 0, 0, 530, 470, 10)
+    rng = np.random.default_rng(5)
+    cls = rng.integers(1, 7, g.shape).astype(float)
+    cls[rng.random(g.shape) < 0.1] = np.nan
+    da = g.dataarray(cls, name="intensity", units="1")
+    zones = gpd.GeoDataFrame(
+        {"zone_id": [1, 2], "name": ["甲", "乙"]},
+        geometry=[box(0, 0, 263, 470), box(263, 0, 530, 470)],
+        crs=g.crs,
+    )
+    out = []
+    for chunks in (None, 7, 16):
+        d = da if chunks is None else da.chunk({"y": chunks, "x": chunks})
+        area = stats.pixel_area_ha(d)
+        t = stats.class_area_table(d, area)
+        z = stats.zonal_class_areas(d, area, zones, method="centre")
+        out.append((t["area_ha"].to_numpy().tobytes(), z["area_ha"].to_numpy().tobytes()))
+    assert out[0] == out[1] == out[2]
+    # 0.01 ha pixels: the exact sum of n of them is n × 0.01 correctly rounded
+    n1 = int(np.sum(cls == 1))
+    assert stats.class_area_table(da, stats.pixel_area_ha(da))["area_ha"].iloc[0] == float(
+        Fraction(0.01) * n1
+    )
