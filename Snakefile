@@ -34,6 +34,7 @@ include: "pipeline/rules/report.smk"
 include: "pipeline/rules/sediment.smk"
 include: "pipeline/rules/deliverables.smk"
 include: "pipeline/rules/districts.smk"  # #17: many districts in one run
+include: "pipeline/rules/tiles.smk"  # #17: compute.tiles.size
 
 
 rule all:

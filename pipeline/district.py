@@ -73,6 +73,38 @@ def aoi_true_area_ha(aoi) -> float:
     return total / 10_000.0
 
 
+def totals_terms(soil_loss_t_ha_yr, pixel_area_ha, inside, erosion_threshold_t_ha_yr):
+    """(values, groups) whose exact grouped sums (5 groups) are the sums of
+    :func:`soil_loss_totals`: Σ A·a and Σ a over the assessed pixels, Σ a inside the AOI,
+    Σ A·a and Σ a over the erosion area. Arrays stacked on a leading axis of 5 (numpy or
+    dask), for :func:`pipeline.exactsum.blockwise_partial`."""
+    lib = np
+    a = xr.DataArray(soil_loss_t_ha_yr).reset_coords(drop=True).data
+    w = xr.DataArray(pixel_area_ha).reset_coords(drop=True).data
+    inside = xr.DataArray(inside).reset_coords(drop=True).data
+    if any(hasattr(x, "dask") for x in (a, w, inside)):
+        import dask.array as dsa
+
+        lib = dsa
+        ref = next(x for x in (a, inside, w) if hasattr(x, "dask"))
+        a, w, inside = (dsa.asarray(x).rechunk(ref.chunks) for x in (a, w, inside))
+    a = a.astype("float64")
+    w = lib.broadcast_to(w, a.shape).astype("float64")
+    inside = lib.broadcast_to(inside, a.shape).astype(bool)
+    ok = inside & ~lib.isnan(a)
+    ero = ok & (a >= float(erosion_threshold_t_ha_yr))
+    aw = a * w
+    values = lib.stack([aw, w, w, aw, w])
+    groups = lib.stack([lib.where(m, k, -1) for k, m in enumerate((ok, ok, inside, ero, ero))])
+    return values, groups
+
+
+def totals_from_sums(sums) -> tuple[float, float, float, float, float]:
+    """The five sums of :func:`totals_terms` as floats (total, assessed, inside, erosion
+    total, erosion area)."""
+    return tuple(float(v) for v in sums)
+
+
 def soil_loss_totals(
     soil_loss_t_ha_yr: xr.DataArray,
     pixel_area_ha: xr.DataArray,
@@ -115,21 +147,19 @@ def soil_loss_totals(
     >>> round(t["total_soil_loss_t_a"], 2), round(t["mean_modulus_t_km2_a"], 1)
     (0.35, 1166.7)
     """
+    from pipeline import exactsum
+
     a = soil_loss_t_ha_yr
     w = pixel_area_ha
     if inside is None:
         inside = xr.ones_like(a, dtype=bool)
-    inside = inside.astype(bool)
-    ok = inside & a.notnull()
-    ero = ok & (a >= float(erosion_threshold_t_ha_yr))
-    lazy = (
-        (a * w).where(ok).sum(),
-        w.where(ok).sum(),
-        w.where(inside).sum(),
-        (a * w).where(ero).sum(),
-        w.where(ero).sum(),
-    )
-    total, assessed, inside_area, ero_total, ero_area = (float(v) for v in dask.compute(*lazy))
+    parts = exactsum.blockwise_partial(*totals_terms(a, w, inside, erosion_threshold_t_ha_yr), 5)
+    total, assessed, inside_area, ero_total, ero_area = totals_from_sums(exactsum.finish(parts))
+    return totals_dict(total, assessed, inside_area, ero_total, ero_area)
+
+
+def totals_dict(total, assessed, inside_area, ero_total, ero_area) -> dict:
+    """The :func:`soil_loss_totals` dict from its five sums (t/a, ha)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = total / (assessed / T_HA_TO_T_KM2) if assessed > 0 else float("nan")
         ero_mean = ero_total / (ero_area / T_HA_TO_T_KM2) if ero_area > 0 else float("nan")

@@ -288,6 +288,23 @@ FILES: dict[str, ContractFile] = dict(
            "districts ranked by erosion share and mean modulus"),
         _f("district_ranking_xlsx", RESULTS, "districts/ranking_{year}.xlsx", "XLSX", "-",
            "stages.districts.make_district_ranking", "the ranking as a workbook sheet"),
+        # ------------------------------------------------ tiles (compute.tiles, #17)
+        _f("tiles_layout", RESOURCES, "tiles/layout.json", "JSON: shape, tile, tile names",
+           "stages.tiles.read_tile_layout", "stages.tiles.make_tile_layout",
+           "the tiles of a tiled run"),
+        _f("tiles_array", RESOURCES, "tiles/terrain/{stage}/{tile}.{array}.npy",
+           "NumPy .npy (filled window, D8 codes, cells, LS stack)", "numpy.load",
+           "stages.tiles", "per-tile terrain arrays (pipeline.factors._tiled.TileStore)"),
+        _f("tiles_summary", RESOURCES, "tiles/terrain/{stage}/{tile}.npz",
+           "NumPy .npz (border summaries)", "numpy.load", "stages.tiles",
+           "per-tile border summaries of the fill, flats and D8 links"),
+        _f("tiles_cells", RESOURCES, "tiles/terrain/cells", "folder of <tile>.cells.npy",
+           "numpy.load", "stages.tiles.make_accumulate", "flow accumulation per tile"),
+        _f("tiles_global", RESOURCES, "tiles/terrain/{step}.npz", "NumPy .npz",
+           "numpy.load", "stages.tiles", "results of the global fill and flats steps"),
+        _f("tiles_soil_loss", RESOURCES, "tiles/soil_loss_{year}/{tile}.npz",
+           "NumPy .npz: soil_loss, intensity, exact partial sums", "numpy.load",
+           "stages.tiles.make_tile_soil_loss", "per-tile soil loss and class sums"),
         # -------------------------------------------------- caches and side files
         _f("demo_cache", RESOURCES, ".demo_cache", "folder of pickled values (*.memo.pkl)",
            "sources._memo", "sources._memo", "demo DEM, routing, land cover shared by the "

@@ -296,17 +296,34 @@ def _strip(da: xr.DataArray) -> xr.DataArray:
     return da.reset_coords(drop=True)
 
 
-def _class_sums(weights: xr.DataArray, intensity: xr.DataArray):
-    from flox.xarray import xarray_reduce
+def _class_group(intensity: xr.DataArray, zone=None):
+    """Group number per pixel for exact sums: class index 0-5 (codes 1-6), or
+    zone · 6 + class index with a zone index (−1 outside); −1 for NaN or other codes."""
+    data = _strip(intensity).data
+    lib = _array_lib(data, zone)
+    code = lib.where(lib.isnan(data), -1, data).astype("int64")
+    ok = (code >= CLASS_CODES[0]) & (code <= CLASS_CODES[-1])
+    group = lib.where(ok, code - CLASS_CODES[0], -1)
+    if zone is not None:
+        group = lib.where(ok & (zone >= 0), zone * len(CLASS_CODES) + group, -1)
+    return group
 
-    codes = np.asarray(CLASS_CODES, dtype=intensity.dtype)
-    return xarray_reduce(
-        _strip(weights),
-        _strip(intensity).rename("class_code"),
-        func="sum",
-        expected_groups=codes,
-        fill_value=0.0,
-    )
+
+def _array_lib(*arrays):
+    if any(hasattr(a, "dask") for a in arrays if a is not None):
+        import dask.array as dsa
+
+        return dsa
+    return np
+
+
+def _class_sums(weights: xr.DataArray, intensity: xr.DataArray) -> np.ndarray:
+    """Σ weights by class (ha), exact and independent of chunking or tiling
+    (:mod:`pipeline.exactsum`)."""
+    from pipeline import exactsum
+
+    w = _strip(weights).data
+    return exactsum.finish(exactsum.blockwise_partial(w, _class_group(intensity), len(CLASS_CODES)))
 
 
 def class_area_table(
@@ -356,17 +373,16 @@ def class_area_table(
     if mask is not None:
         mask = _on_grid_of(intensity, mask)
     weights = _weights(area, mask)
-    sums = _class_sums(weights, intensity)
+    areas = _class_sums(weights, intensity)
     valid_total = _strip(weights).where(_strip(intensity).notnull()).sum()
-    lazy = [sums, valid_total]
+    lazy = [valid_total]
     if mask is not None:
         m = mask.astype("float64")
         lazy += [m.min(), m.max()]
     computed = dask.compute(*lazy)
-    areas = np.asarray(computed[0].values, dtype="float64")
-    total_valid = float(computed[1])
+    total_valid = float(computed[0])
     if mask is not None:
-        mmin, mmax = float(computed[2]), float(computed[3])
+        mmin, mmax = float(computed[1]), float(computed[2])
         if mmin < 0 or mmax > 1:
             raise InputDataError(
                 f"mask values must be booleans or fractions in 0..1, got {mmin}..{mmax}"
@@ -767,29 +783,17 @@ def _centre_zone_index(z, grid: AnalysisGrid, template: xr.DataArray):
 def _centre_zone_class_areas(intensity, pixel_area_ha, z, grid: AnalysisGrid) -> np.ndarray:
     """(zone, class) areas in ha with each pixel in the zone holding its centre.
 
-    The zone index raster is rasterised block by block (bounded memory on dask);
-    flox sums pixel areas by (zone, class).
+    The zone index raster is rasterised block by block (bounded memory on dask); the pixel
+    areas are summed by (zone, class) exactly (:mod:`pipeline.exactsum`), so tiles or
+    chunks give the same figures.
     """
-    from flox.xarray import xarray_reduce
+    from pipeline import exactsum
 
     zone_idx = _centre_zone_index(z, grid, intensity)
-    zone_da = xr.DataArray(
-        zone_idx,
-        dims=intensity.dims[-2:],
-        coords={d: intensity[d].values for d in intensity.dims[-2:]},
-        name="zone",
-    )
-    sums = xarray_reduce(
-        _on_grid_of(intensity, _strip(pixel_area_ha).astype("float64")),
-        zone_da,
-        _strip(intensity)
-        .assign_coords({d: intensity[d].values for d in intensity.dims[-2:]})
-        .rename("class_code"),
-        func="sum",
-        expected_groups=(np.arange(len(z)), np.asarray(CLASS_CODES, dtype=intensity.dtype)),
-        fill_value=0.0,
-    )
-    return np.asarray(sums.values, dtype="float64")
+    area = _on_grid_of(intensity, _strip(pixel_area_ha).astype("float64")).data
+    n = len(z) * len(CLASS_CODES)
+    sums = exactsum.finish(exactsum.blockwise_partial(area, _class_group(intensity, zone_idx), n))
+    return sums.reshape(len(z), len(CLASS_CODES))
 
 
 def zone_summary(long_df: pd.DataFrame) -> pd.DataFrame:

@@ -302,8 +302,12 @@ def fill_pass2(zw: np.ndarray, perim: np.ndarray, ring: np.ndarray) -> tuple[np.
     return fw, {"r": r, "c": c, "z": fw[r + 1, c + 1], "kind": kind}
 
 
-def flats_global(layout: Layout, summaries: list[dict]) -> list[np.ndarray]:
-    """Global: BFS distances on the tiles' border flats; returns each window's ring distances."""
+def flats_global(
+    layout: Layout, summaries: list[dict], *, windows: bool = True
+) -> list[np.ndarray]:
+    """Global: BFS distances on the tiles' border flats; returns each window's ring distances
+    (as a window of −1 with the ring filled in, or with ``windows=False`` the ring alone, in
+    ring order: memory of the perimeters only)."""
     tiles = layout.tiles
     ncol = layout.shape[1]
     g = np.concatenate(
@@ -323,6 +327,9 @@ def flats_global(layout: Layout, summaries: list[dict]) -> list[np.ndarray]:
             j = np.minimum(np.searchsorted(g, ring_g), g.size - 1)
             hit = (ring_g >= 0) & (g[j] == ring_g) & (dist[j] != K.INF)
             d[hit] = dist[j[hit]]
+        if not windows:
+            out.append(d)
+            continue
         win = np.full((nr + 2, nc + 2), -1, dtype=np.int32)
         win[_ring_mask(nr + 2, nc + 2)] = d
         out.append(win)

@@ -42,14 +42,36 @@ def make_soil_loss(
     class_colours: Mapping | None = None,
 ) -> None:
     """A = R·K·LS·C·P (rusle) or R·K·L·S·B·E·T (csle), masked to the AOI, and its classes."""
-    from pipeline.factors import soil_loss as sl
-
     ch = chunks_2d(compute)
     f = {name: open_raster(path, chunks=ch) for name, path in factors.items()}
+    lc = open_raster(landcover_path, chunks=ch) if model == "csle" else None
+    template = f["R"]
+    aoi = read_aoi(aoi_path, template.rio.crs)
+    inside = aoi_mask(aoi.geometry, template)
+    breaks = class_breaks(classification)
+    a, intensity = soil_loss_classes(f, lc=lc, inside=inside, model=model, breaks=breaks)
+    write_soil_loss(
+        a,
+        intensity,
+        lc=lc,
+        factors=factors,
+        out_soil_loss=out_soil_loss,
+        out_intensity=out_intensity,
+        model=model,
+        classification=classification,
+        breaks=breaks,
+        class_colours=class_colours,
+    )
+
+
+def soil_loss_classes(f: Mapping, *, lc, inside, model: str, breaks):
+    """(A, intensity) from the factor arrays ``f`` (whole grid or one tile), masked to
+    ``inside``; ``lc`` = land cover (CSLE only)."""
+    from pipeline.factors import soil_loss as sl
+
     if model == "csle":
         from pipeline.factors import csle
 
-        lc = open_raster(landcover_path, chunks=ch)
         a = csle.soil_loss_csle(
             r=f["R"],
             k=f["K"],
@@ -64,17 +86,31 @@ def make_soil_loss(
     else:
         a = sl.soil_loss_rusle(r=f["R"], k=f["K"], ls=f["LS"], c=f["C"], p=f["P"])
     template = f["R"]
-    aoi = read_aoi(aoi_path, template.rio.crs)
-    inside = aoi_mask(aoi.geometry, template)
     a = a.where(inside)
     a = a.rio.write_crs(template.rio.crs).rio.write_transform(template.rio.transform())
     a.name = "soil_loss_t_ha_yr"
     a.attrs["units"] = "t ha-1 a-1"
-    breaks = class_breaks(classification)
     intensity = classify.classify_intensity(a, breaks=breaks)
     intensity = intensity.rio.write_crs(template.rio.crs).rio.write_transform(
         template.rio.transform()
     )
+    return a, intensity
+
+
+def write_soil_loss(
+    a,
+    intensity,
+    *,
+    lc,
+    factors: Mapping[str, str],
+    out_soil_loss,
+    out_intensity,
+    model: str,
+    classification: Mapping,
+    breaks,
+    class_colours: Mapping | None = None,
+) -> None:
+    """Write soil_loss.tif and the styled intensity.tif (whole grid)."""
     tags = provenance("soil_loss", model=model, classification=classification)
     write_cog(a.astype("float32"), out_soil_loss, tags=tags)
     tags[layout.INTENSITY_BREAKS_TAG] = ",".join(f"{b:.17g}" for b in breaks)

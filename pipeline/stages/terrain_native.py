@@ -46,6 +46,8 @@ def terrain_grid_plan(config: Mapping) -> dict:
     --------
     >>> terrain_grid_plan({"source": {"kind": "demo"}, "terrain": {"grid": "native"}})["rule"]
     False
+    >>> terrain_grid_plan({"compute": {"tiles": {"size": 2048}}})["reason"]
+    'compute.tiles is set: the tiled terrain routes the analysis grid'
     """
     from pipeline.stages.inputs import resolve_inputs
 
@@ -54,6 +56,10 @@ def terrain_grid_plan(config: Mapping) -> dict:
     plan = resolve_inputs(source)
     if wanted != "native":
         return {"rule": False, "grid": "analysis", "reason": "terrain.grid: analysis"}
+    if ((config.get("compute") or {}).get("tiles") or {}).get("size"):
+        # the tiled terrain (compute.tiles) routes the analysis grid tile by tile
+        reason = "compute.tiles is set: the tiled terrain routes the analysis grid"
+        return {"rule": False, "grid": "analysis", "reason": reason}
     if plan.get("dem") != "local":
         reason = f"the DEM from source {plan.get('dem')!r} is delivered on the analysis grid"
         return {"rule": False, "grid": "analysis", "reason": reason}
