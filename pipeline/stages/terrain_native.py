@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pipeline.config import with_defaults
+from pipeline.errors import ShuibaoError
 from pipeline.io import open_raster
 
 log = logging.getLogger("shuibao.terrain")
@@ -66,7 +67,13 @@ def terrain_grid_plan(config: Mapping) -> dict:
     from pipeline.sources.local_dem import dem_grid_kind
 
     path = _dem_path(source)
-    kind, why = dem_grid_kind(path)
+    try:
+        kind, why = dem_grid_kind(path)
+    except ShuibaoError as exc:
+        # not readable yet (or not at all): plan the analysis-grid terrain; the inputs_dem
+        # job reads the file and stops with the file's own error if it is still unreadable
+        reason = f"DEM {path} could not be read when the workflow was planned ({exc})"
+        return {"rule": False, "grid": "analysis", "reason": reason}
     if kind == "projected_m":
         return {"rule": True, "grid": "native", "reason": f"DEM {path}: {why}"}
     return {
