@@ -107,6 +107,10 @@ def main() -> int:
         ratio = m[key] / d[key] if d[key] else float("nan")
         verdict = "ok" if ratio <= LIMIT else f"over the {LIMIT:.2f} limit"
         print(f"MFD / D8 {label}: {ratio:.2f} ({verdict})")
+    print(
+        "(only the terrain job's work depends on the routing: the other jobs repeat the same "
+        "work, so their difference is the first (mfd) run's numba compilation and the load)"
+    )
     if not args.fresh_inputs:
         print("(the d8 run reused the mfd run's inputs: its wall and CPU totals exclude them)")
     return max(r["rc"] for r in results.values())
