@@ -106,9 +106,45 @@ def _list_stale_outputs() -> None:
         print(f"shuibao: {text}", file=sys.stderr)
 
 
+_OWN_WITH_VALUE = ("--configfile", "--cores")
+_OWN_FLAGS = ("--quiet",)
+
+
+def _passthrough(argv: list[str], positional: str | None) -> list[str]:
+    """The arguments for Snakemake, in their order: all but the subcommand, Shuibao's own
+    options and the positional configuration file.
+
+    argparse would take the value of an option it does not know (``--workflow-profile
+    profiles/default``) as the optional positional configuration file, so the pass-through
+    is rebuilt from the command line itself.
+
+    >>> _passthrough(["run", "--configfile", "c.yaml", "--workflow-profile", "p", "-n"], None)
+    ['--workflow-profile', 'p', '-n']
+    >>> _passthrough(["check", "c.yaml", "--cores=2", "--quiet", "--forceall"], "c.yaml")
+    ['--forceall']
+    """
+    out: list[str] = []
+    rest = iter(argv[1:])
+    for arg in rest:
+        if arg in _OWN_WITH_VALUE:
+            next(rest, None)
+        elif arg.split("=", 1)[0] in _OWN_WITH_VALUE or arg in _OWN_FLAGS:
+            continue
+        elif positional is not None and arg == positional:
+            positional = None  # the first occurrence only
+        else:
+            out.append(arg)
+    return out
+
+
 def _main(argv: list[str] | None) -> int:
     parser = _parser()
-    args, extra = parser.parse_known_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, _ = parser.parse_known_args(argv)
+    if args.command in ("run", "check"):
+        # a positional taken beside --configfile is the value of a Snakemake option
+        positional = None if args.configfile else args.config
+        extra = _passthrough(argv, positional)
     if args.command == "init":
         from pipeline.init_config import write_config
 

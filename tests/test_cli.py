@@ -93,6 +93,26 @@ def test_check_accepts_the_small_demo_and_counts_jobs(tmp_path, capsys):
     assert "valid; dry run: 32 jobs to run" in err
 
 
+def test_run_passes_snakemake_options_with_values_through(tmp_path, monkeypatch):
+    """`make demo` runs `shuibao run --configfile … --workflow-profile profiles/default`:
+    the profile's path must reach Snakemake with its option, not be taken for the
+    positional configuration file."""
+    calls = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    argv = ["run", "--configfile", str(SMALL), "--cores", "2", "--workflow-profile",
+            str(REPO / "profiles" / "default"), "-n"]  # fmt: skip
+    assert cli.main(argv) == 0
+    cmd = calls[0]
+    i = cmd.index("--workflow-profile")
+    assert cmd[i + 1] == str(REPO / "profiles" / "default")
+    assert cmd[cmd.index("--configfile") + 1] == str(SMALL.resolve())
+    assert cmd[cmd.index("--cores") + 1] == "2" and cmd[-1] == "-n"
+    # the positional form keeps working, and the file is not passed twice
+    calls.clear()
+    assert cli.main(["run", str(SMALL), "--printshellcmds"]) == 0
+    assert calls[0].count(str(SMALL.resolve())) == 1 and calls[0][-1] == "--printshellcmds"
+
+
 def test_init_writes_a_commented_config_that_the_schema_accepts(tmp_path):
     out = write_config(tmp_path / "ct.yaml", aoi="changting", name="长汀县", years="2022,2023")
     text = out.read_text(encoding="utf-8")
