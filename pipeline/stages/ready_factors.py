@@ -46,28 +46,41 @@ def _need(section: Mapping, key: str, prefix: str):
     return value
 
 
-def ready_r_field(*, rainfall: Mapping, template: xr.DataArray) -> tuple[xr.DataArray, str]:
-    """The R field of ``rainfall.method`` raster or constant on ``template``'s grid, checked."""
-    from pipeline.factors.ready import check_plausible, constant_field
+def _map_or_constant(section: Mapping, prefix: str, factor: str, template, units: str):
+    """``(field, source, key)`` from ``{prefix}.{f}_raster`` (bilinear onto ``template``'s
+    grid) or ``{prefix}.{f}_constant``, ``f`` = ``factor`` in lower case; None for another
+    method."""
+    from pipeline.factors.ready import constant_field
     from pipeline.sources.ready_inputs import read_onto_grid
 
-    method = rainfall["method"]
-    if method == "raster":
-        cfg = _need(rainfall, "r_raster", "rainfall")
-        r = read_onto_grid(
+    f = factor.lower()
+    if section["method"] == "raster":
+        cfg = _need(section, f"{f}_raster", prefix)
+        field = read_onto_grid(
             cfg["path"],
             template=template,
-            key="rainfall.r_raster",
+            key=f"{prefix}.{f}_raster",
             resampling="bilinear",
             band=cfg.get("band"),
             nodata=cfg.get("nodata"),
             scale=float(cfg.get("scale", 1.0)),
         )
-        source, key = str(cfg["path"]), "rainfall.r_raster"
-    elif method == "constant":
-        value = _need(rainfall, "r_constant", "rainfall")
-        r = constant_field(template, value=value, name="R", units=R_UNITS)
-        source, key = f"constant {value:g}", "rainfall.r_constant"
+        return field, str(cfg["path"]), f"{prefix}.{f}_raster"
+    if section["method"] == "constant":
+        value = _need(section, f"{f}_constant", prefix)
+        field = constant_field(template, value=value, name=factor, units=units)
+        return field, f"constant {value:g}", f"{prefix}.{f}_constant"
+    return None
+
+
+def ready_r_field(*, rainfall: Mapping, template: xr.DataArray) -> tuple[xr.DataArray, str]:
+    """The R field of ``rainfall.method`` raster or constant on ``template``'s grid, checked."""
+    from pipeline.factors.ready import check_plausible
+
+    method = rainfall["method"]
+    ready = _map_or_constant(rainfall, "rainfall", "R", template, R_UNITS)
+    if ready is not None:
+        r, source, key = ready
     else:
         raise ConfigError(f"rainfall.method {method!r} is not a ready R (raster or constant)")
     r = r.load()
@@ -249,7 +262,7 @@ def make_r_stations(
 
 def make_k_ready(*, dem_path, out_k, soil: Mapping, compute: Mapping | None = None) -> None:
     """K (t·ha·h·ha⁻¹·MJ⁻¹·mm⁻¹) from a ready map, a constant or a soil-class table."""
-    from pipeline.factors.ready import K_SI_UNITS, check_plausible, constant_field
+    from pipeline.factors.ready import K_SI_UNITS, check_plausible
     from pipeline.factors.soil import k_from_table
     from pipeline.sources.ready_inputs import read_k_table, read_onto_grid
 
@@ -257,22 +270,9 @@ def make_k_ready(*, dem_path, out_k, soil: Mapping, compute: Mapping | None = No
     method = soil["method"]
     lo, hi = (float(v) for v in soil["k_plausible_range"])
     template = open_raster(dem_path, chunks=chunks_2d(compute))
-    if method == "raster":
-        cfg = _need(soil, "k_raster", "soil")
-        k = read_onto_grid(
-            cfg["path"],
-            template=template,
-            key="soil.k_raster",
-            resampling="bilinear",
-            band=cfg.get("band"),
-            nodata=cfg.get("nodata"),
-            scale=float(cfg.get("scale", 1.0)),
-        )
-        source, key = str(cfg["path"]), "soil.k_raster"
-    elif method == "constant":
-        value = _need(soil, "k_constant", "soil")
-        k = constant_field(template, value=value, name="K", units=K_SI_UNITS)
-        source, key = f"constant {value:g}", "soil.k_constant"
+    ready = _map_or_constant(soil, "soil", "K", template, K_SI_UNITS)
+    if ready is not None:
+        k, source, key = ready
     elif method == "table":
         cfg = _need(soil, "k_table", "soil")
         cfg = {"code_col": "code", "k_col": "k", "scale": 1.0, **cfg}
