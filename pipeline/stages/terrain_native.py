@@ -53,7 +53,7 @@ def terrain_grid_plan(config: Mapping) -> dict:
     from pipeline.stages.inputs import resolve_inputs
 
     source = config.get("source") or {}
-    wanted = (config.get("terrain") or {}).get("grid", "native")
+    wanted = with_defaults("terrain", config.get("terrain"))["grid"]
     plan = resolve_inputs(source)
     if wanted != "native":
         return {"rule": False, "grid": "analysis", "reason": "terrain.grid: analysis"}
