@@ -24,7 +24,7 @@ BASE = {"pipeline.config", "pipeline.errors", "pipeline.grid", "pipeline.io", "p
         "pipeline.codehash", "pipeline"}  # fmt: skip
 SCIENCE = ("pipeline.factors", "pipeline.classify", "pipeline.stats", "pipeline.ml",
            "pipeline.treatment", "pipeline.disturbance", "pipeline.watersheds",
-           "pipeline.district", "pipeline.exactsum")  # fmt: skip
+           "pipeline.district", "pipeline.exactsum", "pipeline.regions")  # fmt: skip
 #: the workflow layer (may import anything)
 WORKFLOW = ("pipeline.stages", "pipeline.sources", "pipeline.report", "pipeline.notebook",
             "pipeline.cli", "pipeline.scripts", "pipeline.init_config", "pipeline.workflow")  # fmt: skip

@@ -144,18 +144,20 @@ def intensity_patches(
 ):
     """Class polygons dissolved per class within each township × watershed unit.
 
-    4-connected pixels of one class within one unit become a polygon (``rasterio.features.shapes``); polygons with a
-    true area below ``mmu_ha`` are dropped (their area is reported, not merged into
-    neighbours, so no class area changes hands); the rest are dissolved per (unit,
-    class). True area of a polygon = planar area × (true pixel area / planar pixel
-    area) at its representative point (exact on an equal-area grid; on other grids
-    the areal scale varies by < 1e-6 over a polygon of a few km).
+    4-connected pixels of one class within one unit form a region
+    (:func:`pipeline.regions.label_equal_regions`); its true area is the sum of its pixels'
+    true areas. Regions below ``mmu_ha`` are dropped (their area is reported, not merged
+    into neighbours, so no class area changes hands) before anything is polygonised; each
+    kept region becomes one polygon (``rasterio.features.shapes`` on the region labels),
+    and the polygons are dissolved per (unit, class).
 
     Returns (patches GeoDataFrame, bookkeeping DataFrame per class: total, kept,
     removed below the MMU, outside every zone; ha).
     """
     import shapely
     from rasterio.features import shapes
+
+    from pipeline import exactsum, regions
 
     cls = np.asarray(intensity.values, dtype="float64")
     area = np.asarray(pixel_area.values, dtype="float64")
@@ -166,24 +168,25 @@ def intensity_patches(
     inside = valid & (t_idx >= 0) & (w_idx >= 0)
     unit = np.where(inside, t_idx * nw + w_idx, -1)
     label = np.where(inside, unit * 8 + np.nan_to_num(cls, nan=0).astype("int64"), -1)
-    label = label.astype("int32")
-    transform = intensity.rio.transform()
-    planar_px = abs(transform.a * transform.e)
-    geoms, values = [], []
-    for geom, value in shapes(label, mask=label >= 0, transform=transform, connectivity=4):
-        geoms.append(shapely.geometry.shape(geom))
-        values.append(int(value))
-    values = np.asarray(values, dtype="int64")
-    geoms = np.asarray(geoms, dtype=object)
-    planar = shapely.area(geoms)
-    pts = shapely.point_on_surface(geoms)
-    rows, cols = ~transform * (shapely.get_x(pts), shapely.get_y(pts))
-    rr = np.clip(np.floor(cols).astype(int), 0, area.shape[0] - 1)
-    cc = np.clip(np.floor(rows).astype(int), 0, area.shape[1] - 1)
-    true_ha = planar * area[rr, cc] / planar_px
+    region, first = regions.label_equal_regions(label, inside)
+    values, true_ha = regions.region_table(region, first, label, area)
+    values = values.astype("int64")
     codes = values % 8
     units = values // 8
     keep = true_ha >= mmu_ha
+    transform = intensity.rio.transform()
+    kept_pixels = inside & keep[np.maximum(region, 0)]
+    kept_ids, geoms = [], []
+    for geom, value in shapes(region, mask=kept_pixels, transform=transform, connectivity=4):
+        kept_ids.append(int(value))
+        geoms.append(shapely.geometry.shape(geom))
+    order = np.argsort(np.asarray(kept_ids, dtype="int64"), kind="stable")
+    kept_ids = np.asarray(kept_ids, dtype="int64")[order]
+    geoms = np.asarray(geoms, dtype=object)[order]
+    if len(kept_ids) != int(keep.sum()) or np.any(kept_ids != np.flatnonzero(keep)):
+        raise AssertionError("polygonising the kept regions did not give one polygon each")
+    # removed and kept area per class: exact sums over the regions (order-independent)
+    by_class = exactsum.grouped_sum(true_ha, codes * 2 + keep, 16).reshape(8, 2)
     book = []
     for code in CLASS_CODES:
         total = float(area[valid & (cls == code)].sum())
@@ -195,15 +198,27 @@ def intensity_patches(
                 "class_en": CLASSES[code][2],
                 "class_area_ha": total,
                 "outside_zones_ha": total - in_zone,
-                "removed_below_mmu_ha": float(true_ha[(codes == code) & ~keep].sum()),
-                "patch_area_ha": float(true_ha[(codes == code) & keep].sum()),
+                "removed_below_mmu_ha": float(by_class[code, 0]),
+                "patch_area_ha": float(by_class[code, 1]),
                 "removed_polygons": int(((codes == code) & ~keep).sum()),
             }
         )
-    df = pd.DataFrame({"unit": units[keep], "class_code": codes[keep], "area_ha": true_ha[keep]})
-    df["geometry"] = geoms[keep]
-    gdf = gpd.GeoDataFrame(df, geometry="geometry", crs=intensity.rio.crs)
-    dissolved = gdf.dissolve(by=["unit", "class_code"], aggfunc={"area_ha": "sum"}).reset_index()
+    # Dissolve per (unit, class). The regions of one unit and class are maximal 4-connected
+    # sets, so two of them share no edge (at most a corner point): their union is the
+    # multipolygon of the parts, which shapely builds without a costly union (the union
+    # is kept as a fallback should a part ever be invalid).
+    key = units[keep] * 8 + codes[keep]
+    order = np.argsort(key, kind="stable")
+    key, parts, part_ha = key[order], geoms[order], true_ha[keep][order]
+    groups, start = np.unique(key, return_index=True)
+    index = np.repeat(np.arange(len(groups)), np.diff(np.append(start, len(key))))
+    multi = shapely.multipolygons(parts, indices=index) if len(parts) else np.empty(0, object)
+    for i in np.flatnonzero(~shapely.is_valid(multi)):
+        multi[i] = shapely.union_all(parts[index == i])
+    group_ha = exactsum.grouped_sum(part_ha, index, len(groups))
+    dissolved = pd.DataFrame(
+        {"unit": groups // 8, "class_code": groups % 8, "area_ha": group_ha, "geometry": multi}
+    )
     t_rows = (dissolved["unit"] // nw).to_numpy()
     w_rows = (dissolved["unit"] % nw).to_numpy()
     tz, wz = zones["township"], zones["watershed"]
@@ -218,7 +233,7 @@ def intensity_patches(
             "watershed_id": wz["zone_id"].to_numpy()[w_rows].astype(str),
             "watershed": wz["name"].to_numpy()[w_rows],
         },
-        geometry=shapely.force_2d(dissolved.geometry.values),
+        geometry=shapely.force_2d(dissolved["geometry"].to_numpy()),
         crs=intensity.rio.crs,
     )
     out = out.sort_values(["township_id", "watershed_id", "class_code"], kind="stable")

@@ -138,10 +138,14 @@ def make_ml(
         outputs["cv"],
     )
 
-    classes_ml, _proba = predict.predict_map(fitted, stack, feature_names=feature_names)
+    # only the district's pixels are predicted (the map is masked to the AOI anyway; the
+    # bounding box's corners outside it were about a quarter of the demo's prediction time)
+    inside = aoi_mask(aoi.geometry, lc)
+    classes_ml, _proba = predict.predict_map(
+        fitted, stack.where(inside), feature_names=feature_names
+    )
     bar.update(1)
     bar.close()
-    inside = aoi_mask(aoi.geometry, lc)
     classes_ml = classes_ml.where(inside)
     classes_ml = classes_ml.rio.write_crs(lc.rio.crs).rio.write_transform(lc.rio.transform())
     write_cog(
