@@ -3,7 +3,8 @@
     python -m pipeline.stages.warmup        (``make env`` runs it after installing)
 
 The terrain kernels (``pipeline.factors._routing``, ``_tiled_kernels``), the demo
-generator's (``pipeline.sources._demo_terrain``) and pyflwdir's are ``numba.njit(cache=True)``:
+generator's (``pipeline.sources._demo_terrain``), the patch labelling
+(``pipeline.regions``) and pyflwdir's are ``numba.njit(cache=True)``:
 the first process that calls one compiles it (tens of seconds of CPU for the whole set)
 and writes the machine code to ``__pycache__``; every later process loads it in
 milliseconds. Without this step the first ``make demo`` compiles them inside its jobs,
@@ -51,6 +52,12 @@ def warm_up() -> float:
                 out_ls=out / f"ls_{routing}.tif",
                 terrain=with_defaults("terrain", {"routing": routing}),
             )
+    # the GeoPackage's patch labelling (int64 class codes, bool mask: the types it is called with)
+    import numpy as np
+
+    from pipeline.regions import label_equal_regions
+
+    label_equal_regions(np.zeros((2, 2), dtype=np.int64), np.ones((2, 2), dtype=bool))
     return time.process_time() - cpu
 
 
