@@ -48,10 +48,19 @@ def _module_file(name: str, package_dir: Path, package: str) -> Path | None:
 
 def _imports(path: Path, module: str, package: str) -> set[str]:
     """Dotted names a file imports (with ``from a import b``: both ``a`` and ``a.b``)."""
+    st = path.stat()
+    return set(_imports_cached(str(path), module, package, st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=4096)
+def _imports_cached(path_str: str, module: str, package: str, mtime_ns: int, size: int):
+    # parsed once per file version and process: the workflow hashes ~10 stage modules at
+    # start-up, which share most of their imports (351 parses of ~60 files before)
+    path = Path(path_str)
     try:
         tree = ast.parse(path.read_bytes(), filename=str(path))
     except SyntaxError:
-        return set()
+        return frozenset()
     is_pkg = path.name == "__init__.py"
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -66,7 +75,7 @@ def _imports(path: Path, module: str, package: str) -> set[str]:
                 base = node.module or ""
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
-    return {n for n in names if n == package or n.startswith(package + ".")}
+    return frozenset(n for n in names if n == package or n.startswith(package + "."))
 
 
 def module_files(
