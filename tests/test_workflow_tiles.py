@@ -35,16 +35,17 @@ def _run(workdir, configfile):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, small_run):
-    """The untiled run is the session's shared run of the same config (tests/conftest.py)."""
+def runs(tmp_path_factory, request):
+    """The untiled run is the session's shared run of the same config (tests/conftest.py),
+    asked for after the tiled run: while another worker makes it, this one runs the tiles."""
     root = tmp_path_factory.mktemp("tiles")
     cfg = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
     cfg.setdefault("compute", {})["tiles"] = {"size": TILE}
     tiled_cfg = root / "tiled.yaml"
     tiled_cfg.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    plain, tiled = small_run, root / "tiled"
+    tiled = root / "tiled"
     _run(tiled, tiled_cfg)
-    return plain, tiled
+    return request.getfixturevalue("small_run"), tiled
 
 
 def _outputs(workdir):
