@@ -19,7 +19,17 @@ and reports: filled DEMs identical (bit for bit), D8 codes identical, the larges
 difference of every layer (LS must be ≤ 1e-6), the number of tiles the largest filled
 depression and flats span, and the wall time and peak RSS of each path. The acceptance of
 issue [scale] asks for exactly this on 64 M cells; ``tests/test_tiled_terrain.py`` checks
-it on a small DEM in the test suite. Not a test: it takes minutes and ~6 GB.
+it on a small DEM in the test suite. Not a test: it takes minutes and ~11 GB (the whole-DEM
+single-process path; the tiled path alone holds ~1 GB).
+
+Measured 2026-12-02 (64 M cells = 8000², 16 tiles of 2048², slope-length cap 300 m, 2 threads,
+a 2-core machine shared with other jobs at load 4-7, so the times are upper bounds):
+
+- D8: tiled 307.5 s, single process 83.6 s; filled DEM and D8 codes identical (14,461,169
+  filled cells, the largest filled depression over 2 tiles, 14,605,799 flat cells); slope,
+  A_in, L, S and LS: largest relative difference 0 (bit for bit); PASS.
+- MFD: tiled 361.7 s (17 MFD rounds), single process 217.6 s; the same: identical bit for bit;
+  PASS. Peak RSS of the process 10.7 GiB (the whole-DEM arrays of the single-process path).
 """
 
 from __future__ import annotations
