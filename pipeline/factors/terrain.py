@@ -132,6 +132,8 @@ __all__ = [
 ESRI_DIRMAP = (64, 128, 1, 2, 4, 8, 16, 32)
 _ROUTINGS = ("d8", "mfd")
 _NO_RING = np.empty((0, 0), dtype=np.int32)
+#: threads for the global stage's parallel steps (row bands; results do not depend on it)
+_THREADS = 2
 #: MFD weight schemes: (exponent p, Quinn contour lengths, cardinal neighbours only)
 _MFD_WEIGHTS = {
     "cardinal": (1.0, False, True),
@@ -429,7 +431,7 @@ def _dem_float32(dem: xr.DataArray) -> np.ndarray:
 def _route_global(dem, dx, dy, *, routing, full_accumulation, mfd_weights="cardinal"):
     """Global stage: D8 codes, plus full accumulation in cells when asked (or MFD)."""
     z = _dem_float32(dem)
-    _routing.fill_and_route_d8(z, dx, dy)  # fills z in place
+    _routing.fill_depressions(z, blocks=_THREADS)  # fills z in place
     # codes from the filled surface alone (flats by distance to their drains), as the
     # tiled path computes them: pipeline/factors/_tiled.py
     codes, _ = _tiled_kernels.route(z, 0, 0, *z.shape, dx, dy, _NO_RING)
