@@ -608,18 +608,49 @@ def mfd_upstream_cells(zfill, d8, dx, dy, exponent, contour_weighting, cardinal_
             clen[k] = 0.0
     w = np.empty(8)
     indeg = np.zeros(n, dtype=np.uint8)
-    acc = np.full(n, np.nan)
-    for i in range(n):
-        if flat[i] == NODATA:
-            continue
-        acc[i] = 1.0
-        r = i // ncol
-        c = i - r * ncol
-        if _mfd_weights(zf, flat, i, r, c, nrow, ncol, dist, clen, exponent, w) == 0:
-            continue
-        for k in range(8):
-            if w[k] > 0.0:
-                indeg[(r + DR[k]) * ncol + c + DC[k]] += 1
+    acc = np.empty(n)
+    # in-degrees: the receivers of _mfd_weights (its weights are > 0 exactly for the lower
+    # neighbours with a contour length, else the D8 target), without the divisions
+    ks = np.empty(8, dtype=np.int64)
+    nk = 0
+    for k in range(8):
+        if clen[k] > 0.0:
+            ks[nk] = k
+            nk += 1
+    off = np.empty(8, dtype=np.int64)
+    for k in range(8):
+        off[k] = DR[k] * ncol + DC[k]
+    for r in range(nrow):
+        inner_row = 0 < r < nrow - 1
+        for c in range(ncol):
+            i = r * ncol + c
+            code = flat[i]
+            if code == NODATA:
+                acc[i] = np.nan
+                continue
+            acc[i] = 1.0
+            zi = zf[i]
+            nrec = 0
+            inner = inner_row and 0 < c < ncol - 1
+            for kk in range(nk):
+                k = ks[kk]
+                if not inner:
+                    rr = r + DR[k]
+                    cc = c + DC[k]
+                    if rr < 0 or rr >= nrow or cc < 0 or cc >= ncol:
+                        continue
+                j = i + off[k]
+                if zf[j] < zi:
+                    indeg[j] += 1
+                    nrec += 1
+            if nrec == 0:
+                k = _DECODE[code]
+                if k < 0:
+                    continue
+                rr = r + DR[k]
+                cc = c + DC[k]
+                if 0 <= rr < nrow and 0 <= cc < ncol and flat[i + off[k]] != NODATA:
+                    indeg[i + off[k]] += 1
     stack = np.empty(max(1024, nrow + ncol), dtype=np.int64)
     top = 0
     for i in range(n):
@@ -638,7 +669,7 @@ def mfd_upstream_cells(zfill, d8, dx, dy, exponent, contour_weighting, cardinal_
             aj = acc[j]
             for k in range(8):
                 if w[k] > 0.0:
-                    t = (r + DR[k]) * ncol + c + DC[k]
+                    t = j + off[k]
                     acc[t] += w[k] * aj
                     indeg[t] -= 1
                     if indeg[t] == 0:

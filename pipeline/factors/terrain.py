@@ -428,13 +428,19 @@ def _dem_float32(dem: xr.DataArray) -> np.ndarray:
     return np.array(dem.values, dtype=np.float32, order="C", copy=True)  # filled in place
 
 
-def _route_global(dem, dx, dy, *, routing, full_accumulation, mfd_weights="cardinal"):
-    """Global stage: D8 codes, plus full accumulation in cells when asked (or MFD)."""
+def _route_global(dem, dx, dy, *, routing, full_accumulation, mfd_weights="cardinal", keep=None):
+    """Global stage: D8 codes, plus full accumulation in cells when asked (or MFD).
+
+    ``keep``, a list, receives a copy of a dask float32 DEM as read, so that the tiled
+    stage does not read (and decompress) the file a second time (4 bytes per cell).
+    """
     z = _dem_float32(dem)
+    if keep is not None and isinstance(dem.data, da.Array) and dem.dtype == np.float32:
+        keep.append(z.copy())
     _routing.fill_depressions(z, blocks=_THREADS)  # fills z in place
     # codes from the filled surface alone (flats by distance to their drains), as the
     # tiled path computes them: pipeline/factors/_tiled.py
-    codes, _ = _tiled_kernels.route(z, 0, 0, *z.shape, dx, dy, _NO_RING)
+    codes, _ = _tiled_kernels.route_bands(z, dx, dy, blocks=_THREADS)
     cells = None
     if routing == "mfd":
         exponent, contour, cardinal = _MFD_WEIGHTS[mfd_weights]
@@ -494,10 +500,26 @@ def _stack_block(z, cells, codes, *channel, layers, block_info=None, **kw):
 
 
 def _factor_stack(
-    dem, dx, dy, codes, cells, channel, *, routing, cap, m_method, s_method, layers=LAYERS
+    dem,
+    dx,
+    dy,
+    codes,
+    cells,
+    channel,
+    *,
+    routing,
+    cap,
+    m_method,
+    s_method,
+    layers=LAYERS,
+    raw=None,
 ):
-    """(len(layers), y, x) float32 dask array of the named layers (see LAYERS)."""
-    z = _as_dask(dem)
+    """(len(layers), y, x) float32 dask array of the named layers (see LAYERS).
+
+    ``raw``: the DEM as one float32 array, if the global stage kept it (same values as the
+    dask DEM's chunks, without a second read).
+    """
+    z = _as_dask(dem) if raw is None else _chunked(raw, dem)
     codes_d = _chunked(codes, dem)
     if routing == "d8" and cells is None:  # capped, tiled with an exact halo
         cells_d = _capped_counts(codes_d, _halo_cells(cap, dx, dy))
@@ -756,6 +778,7 @@ def terrain_factors(
         routing=routing,
         full_accumulation=cap is None or threshold is not None,
         mfd_weights=mfd_weights,
+        keep=(kept := []),
     )
     channel = None
     if threshold is not None:
@@ -774,6 +797,7 @@ def terrain_factors(
         m_method=m_method,
         s_method=s_method,
         layers=variables,
+        raw=kept[0] if kept else None,
     )
     common = {"routing": routing, "max_slope_length_m": str(cap)}
     described = {
