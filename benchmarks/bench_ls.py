@@ -223,16 +223,63 @@ def peer_whitebox(path: Path) -> float | None:
     return time.perf_counter() - t0
 
 
-def peer_grass(path: Path) -> float | None:
-    if shutil.which("grass") is None:
+def _timed_shell(cmd: list[str], cwd: Path) -> float | None:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        print(f"  {cmd[0]} failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
         return None
-    return None  # not installed here; see the report
+    return time.perf_counter() - t0
+
+
+def peer_grass(path: Path) -> float | None:
+    """GRASS GIS r.watershed (fill-free least-cost routing, MFD by default, LS output) on the
+    same file, in a temporary project, seconds including the import; None if absent.
+    Not run on the machine the figures come from (GRASS is not installed there)."""
+    grass = shutil.which("grass")
+    if grass is None:
+        return None
+    script = (
+        f"r.in.gdal -o input={path} output=dem --quiet && g.region raster=dem && "
+        "r.watershed elevation=dem accumulation=acc length_slope=ls_grass max_slope_length=300 "
+        "memory=1000 --quiet"
+    )
+    return _timed_shell(
+        [grass, "--tmp-project", "EPSG:32650", "--exec", "bash", "-c", script], path.parent
+    )
+
+
+def peer_saga(path: Path) -> float | None:
+    """SAGA GIS on the same file: fill sinks (Wang & Liu), flow accumulation (top-down,
+    MFD), slope, LS factor (Moore et al. / Desmet & Govers options), seconds; None if absent.
+    Not run on the machine the figures come from (SAGA is not installed there)."""
+    saga = shutil.which("saga_cmd")
+    if saga is None:
+        return None
+    d = path.parent
+    steps = [
+        [saga, "ta_preprocessor", "4", "-ELEV", str(path), "-FILLED", str(d / "filled.sdat")],
+        [saga, "ta_hydrology", "0", "-ELEVATION", str(d / "filled.sdat"),
+         "-FLOW", str(d / "acc.sdat"), "-METHOD", "4"],
+        [saga, "ta_morphometry", "0", "-ELEVATION", str(path), "-SLOPE", str(d / "slope.sdat")],
+        [saga, "ta_hydrology", "22", "-SLOPE", str(d / "slope.sdat"),
+         "-AREA", str(d / "acc.sdat"), "-LS", str(d / "ls.sdat"), "-METHOD", "1"],
+    ]  # fmt: skip
+    total = 0.0
+    for cmd in steps:
+        seconds = _timed_shell(cmd, d)
+        if seconds is None:
+            return None
+        total += seconds
+    return total
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1,16,64", help="million cells, comma-separated")
-    ap.add_argument("--routing", default="d8", choices=["d8", "mfd"])
+    ap.add_argument(
+        "--routing", default="d8,mfd", help="d8, mfd or both comma-separated (default both)"
+    )
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument(
         "--peer-max",
@@ -244,59 +291,77 @@ def main(argv=None):
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--repeats", type=int, default=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    routings = [r.strip() for r in args.routing.split(",") if r.strip()]
+    for r in routings:
+        if r not in ("d8", "mfd"):
+            ap.error(f"--routing: {r!r} is not d8 or mfd")
     if args.child is not None:
         print(json.dumps(child(args.child, args.routing, args.repeats)))
         return
     print(
-        f"LS benchmark, routing={args.routing}, chunks {CHUNK}², 2 dask threads, "
+        f"LS benchmark, routing {', '.join(routings)}, chunks {CHUNK}², 2 dask threads, "
         f"{os.cpu_count()} CPUs, GDAL_CACHEMAX {os.environ.get('GDAL_CACHEMAX', '128')} MB, "
         f"load average {os.getloadavg()[0]:.2f}"
     )
     workdir = Path(tempfile.mkdtemp(prefix="bench-ls-"))
     try:
         # prime numba's on-disk cache (a kernel edited since the last run recompiles here)
-        run_child(write_dem(256 * 256, workdir), args.routing, 1, fresh_cache=False)
+        small = write_dem(256 * 256, workdir)
+        for routing in routings:
+            run_child(small, routing, 1, fresh_cache=False)
         for size in [float(s) for s in args.sizes.split(",")]:
-            run_size(size, args, workdir)
+            run_size(size, args, routings, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run_size(size, args, workdir):
+def run_size(size, args, routings, workdir):
     path = write_dem(int(size * 1e6), workdir)
     mib = path.stat().st_size / 2**20
     print(f"{size:g} M cells: DEM {path.name} ({mib:.0f} MiB on disk, 10 m cells)")
-    if not args.no_uncached:
-        nocache = run_child(path, args.routing, 1, fresh_cache=True)
-        print(
-            f"  cold, new process, empty numba cache: {nocache['fresh_process_wall_s']:.2f} s "
-            f"process (LS {nocache['runs_s'][0]:.2f} s), peak RSS "
-            f"{nocache['peak_rss_mib']:.0f} MiB"
-        )
-    fresh = run_child(path, args.routing, 1, fresh_cache=False)
-    print(
-        f"  cold, new process, numba cache: {fresh['fresh_process_wall_s']:.2f} s process "
-        f"(import {fresh['import_s']:.2f} s, LS {fresh['runs_s'][0]:.2f} s; CPU "
-        f"{fresh['cpu_s']:.2f} s, load {os.getloadavg()[0]:.1f}), peak RSS "
-        f"{fresh['peak_rss_mib']:.0f} MiB"
-    )
-    cached = run_child(path, args.routing, 2, fresh_cache=False)
-    print(
-        f"  warm (second LS in one process): {cached['runs_s'][1]:.2f} s; peak RSS "
-        f"{cached['peak_rss_mib']:.0f} MiB; mean LS {cached['ls_mean']:.4f}"
-    )
-    if not args.no_peers and size <= args.peer_max:
-        wb = peer_whitebox(path)
-        if wb is None:
-            print("  whitebox-workflows: not installed")
-        else:
+    warm = {}
+    for routing in routings:
+        print(f"  routing {routing}:")
+        if not args.no_uncached:
+            nocache = run_child(path, routing, 1, fresh_cache=True)
             print(
-                f"  whitebox-workflows fill + D8 SCA + slope + sediment transport index: "
-                f"{wb:.2f} s (same process as the parent, after reading the file); "
-                f"Shuibao warm LS / whitebox = {cached['runs_s'][1] / wb:.2f}"
+                f"    cold, new process, empty numba cache: "
+                f"{nocache['fresh_process_wall_s']:.2f} s wall (LS {nocache['runs_s'][0]:.2f} s), "
+                f"CPU {nocache['cpu_s']:.2f} s, peak RSS {nocache['peak_rss_mib']:.0f} MiB"
             )
-        if peer_grass(path) is None:
-            print("  GRASS r.watershed: not installed")
+        fresh = run_child(path, routing, 1, fresh_cache=False)
+        print(
+            f"    cold, new process, numba cache: {fresh['fresh_process_wall_s']:.2f} s wall "
+            f"(import {fresh['import_s']:.2f} s, LS {fresh['runs_s'][0]:.2f} s), CPU "
+            f"{fresh['cpu_s']:.2f} s, peak RSS {fresh['peak_rss_mib']:.0f} MiB, load average "
+            f"{os.getloadavg()[0]:.1f}"
+        )
+        cached = run_child(path, routing, 2, fresh_cache=False)
+        warm[routing] = cached["runs_s"][1]
+        print(
+            f"    warm (second LS in one process): {cached['runs_s'][1]:.2f} s; peak RSS "
+            f"{cached['peak_rss_mib']:.0f} MiB; mean LS {cached['ls_mean']:.4f}"
+        )
+        sys.stdout.flush()
+    if args.no_peers or size > args.peer_max:
+        return
+    wb = peer_whitebox(path)
+    if wb is None:
+        print("  whitebox-workflows: not installed")
+    elif "d8" in warm:
+        print(
+            f"  whitebox-workflows fill + D8 SCA + slope + sediment transport index: "
+            f"{wb:.2f} s (same process as the parent, after reading the file); "
+            f"Shuibao warm D8 LS / whitebox = {warm['d8'] / wb:.2f}"
+        )
+    peers = {"GRASS r.watershed": peer_grass(path), "SAGA": peer_saga(path)}
+    if all(v is None for v in peers.values()):
+        print("  GRASS/SAGA not installed")
+    for name, seconds in peers.items():
+        if seconds is None:
+            continue
+        ratios = ", ".join(f"{r.upper()} {w / seconds:.2f}" for r, w in warm.items())
+        print(f"  {name}: {seconds:.2f} s; Shuibao warm LS / {name}: {ratios}")
     sys.stdout.flush()
 
 

@@ -550,19 +550,23 @@ def d8_upstream_counts(d8):
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _mfd_weights(zf, d8, i, r, c, nrow, ncol, dist, clen, exponent, w):
-    """Fill w[0..8) with flow fractions from cell i; return the number of receivers."""
+def _mfd_weights(zf, d8, i, r, c, nrow, ncol, dist, clen, exponent, w, ks, nk):
+    """Fill w[0..8) with flow fractions from cell i; return the number of receivers.
+
+    ``ks[:nk]`` lists the directions whose contour length ``clen`` is > 0, ascending."""
     zi = zf[i]
     total = 0.0
     nrec = 0
     for k in range(8):
         w[k] = 0.0
+    for kk in range(nk):  # the directions with a contour length, in order
+        k = ks[kk]
         rr = r + DR[k]
         cc = c + DC[k]
         if rr < 0 or rr >= nrow or cc < 0 or cc >= ncol:
             continue
         zj = zf[rr * ncol + cc]
-        if zj < zi and clen[k] > 0.0:
+        if zj < zi:
             t = (zi - zj) / dist[k]
             wk = (t if exponent == 1.0 else t**exponent) * clen[k]
             w[k] = wk
@@ -664,7 +668,7 @@ def mfd_upstream_cells(zfill, d8, dx, dy, exponent, contour_weighting, cardinal_
             indeg[j] = 255  # done: the outer loop must not start from it again
             r = j // ncol
             c = j - r * ncol
-            if _mfd_weights(zf, flat, j, r, c, nrow, ncol, dist, clen, exponent, w) == 0:
+            if _mfd_weights(zf, flat, j, r, c, nrow, ncol, dist, clen, exponent, w, ks, nk) == 0:
                 continue
             aj = acc[j]
             for k in range(8):

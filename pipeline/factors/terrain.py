@@ -440,7 +440,7 @@ def _route_global(dem, dx, dy, *, routing, full_accumulation, mfd_weights="cardi
     _routing.fill_depressions(z, blocks=_THREADS)  # fills z in place
     # codes from the filled surface alone (flats by distance to their drains), as the
     # tiled path computes them: pipeline/factors/_tiled.py
-    codes, _ = _tiled_kernels.route_bands(z, dx, dy, blocks=_THREADS)
+    codes = _tiled_kernels.route_bands(z, dx, dy, blocks=_THREADS)[0]  # not the distances
     cells = None
     if routing == "mfd":
         exponent, contour, cardinal = _MFD_WEIGHTS[mfd_weights]
@@ -489,7 +489,7 @@ def _stack_block(z, cells, codes, *channel, layers, block_info=None, **kw):
         np.ascontiguousarray(z),
         1 if i > 0 else 0,
         1 if j > 0 else 0,
-        np.ascontiguousarray(cells),
+        cells,  # not copied: a float64 chunk of the MFD grid is 8 bytes per cell
         np.ascontiguousarray(codes),
         np.ascontiguousarray(mask),
         slots=slots,
