@@ -21,11 +21,12 @@ Written by hand, and why no library call is used for each kernel:
   spill graph and a final raise; the filled surface is unique, so it is bit for bit the
   serial one (tests). The D8 codes come from the filled surface alone
   (``_tiled_kernels.route_bands``, its stencil step on two bands too).
-  Profile of ``ls_factor`` on the 16 M-cell benchmark DEM (CPU seconds, loaded machine,
-  load average 4-9; before → after this module's parallel fill): GeoTIFF read 1.0, fill
-  5.1 serial → 5.7 CPU on 2 threads (≈ 2.9 s wall when the machine is free), route 1.2
-  → 1.2 on 2 threads, MFD accumulation 5.8 → 5.1 (serial), LS chunks 2.6 (2 dask threads),
-  imports 1.1-2 s wall, numba cache loading ≈ 0.4 s. A radix heap was tried: slower.
+  Profile of ``ls_factor`` on the 16 M-cell benchmark DEM, CPU seconds on this 2-core
+  machine shared with other jobs (load average 4-9), before → after the parallel steps:
+  GeoTIFF read 1.0 (2 dask threads; once, it was read twice), fill 5.1 serial → 4.3 on 2
+  threads (3.7 in the two floods, 0.2 spill graph, 0.4 raise; ≈ 2.2 s wall on a free
+  machine), route 1.2 → 0.9 on 2 threads, MFD accumulation 5.8 → 4.3 (serial), LS chunks
+  2.6 (2 dask threads), imports 1.1-2 s wall, numba cache loading ≈ 0.4 s.
 - **D8 accumulation** (:func:`d8_upstream_counts`). pyflwdir's ``FlwdirRaster`` builds
   int32/int64 index and sequence arrays (8-16 bytes per cell) before it accumulates; the
   capped, tiled accumulation needs a stack-free kernel using 5 bytes per cell that runs on
