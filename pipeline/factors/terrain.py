@@ -81,20 +81,35 @@ The work has a global stage and a tiled stage.
      (one block) and dask input (many chunks) give identical values; the tests check it
      (tests/test_terrain.py, tests/properties/test_terrain_properties.py).
 
-Memory. The global stage holds the DEM as float32 and the codes: 5 bytes per cell, plus
-the flood's queues (the flood front only). MFD adds about 9 bytes per cell (float64
-accumulation, in-degree), uncapped D8 or a channel threshold about 5 (uint32 counts,
-in-degree). The tiled stage holds, per running chunk, its windows (chunk + 2H for the codes,
-chunk + 2 for the DEM) and a float32 block per requested variable, so it is bounded by chunk
-size × threads, not by the DEM. Only the global stage grows with the DEM, linearly.
-Measured (benchmarks/bench_ls.py, D8, 300 m cap, 2048² chunks, 2 threads, float32 result
-held in memory, GDAL cache 128 MB): 16 M cells 6.1 s warm, 10.1 s in a fresh process with
-numba's cache, 0.8 GiB peak RSS; 64 M cells 21 s warm, 1.5 GiB. About 1 GiB of that is fixed
-(interpreter and libraries, GDAL cache, running chunks), the rest ≈ 9 bytes per cell (5 for
-the global stage, 4 for the result), so a 2 GiB budget holds about 120 M cells with the
-result in memory and about 200 M when it is streamed to disk. Beyond that the fill itself
-is tiled: :mod:`pipeline.factors._tiled` (Barnes 2016 filling, Barnes 2017 D8 accumulation,
-MFD in rounds) gives the same fill, codes and LS with memory bounded by the tile size.
+Memory. The global stage holds the DEM as float32 (filled in place) and, for a dask
+float32 DEM, a copy as read that the tiled stage uses instead of reading the file again:
+8 bytes per cell; during the fill 2 more (uint16 labels of the two row bands, 4 beyond
+32 766 columns) and the flood's queues (the flood front only), then the codes (1) and,
+while routing, the flat distances (int32, 4, freed at once). MFD adds about 9 bytes per
+cell (float64 accumulation, in-degree), uncapped D8 or a channel threshold about 5 (uint32
+counts, in-degree). The tiled stage holds, per running chunk, its windows (chunk + 2H for
+the codes, chunk + 2 for the DEM) and a float32 block per requested variable, so it is
+bounded by chunk size × threads, not by the DEM. Only the global stage grows with the DEM,
+linearly.
+
+Time. The fill and the steepest-descent step of the routing run on two bands of rows in two
+threads (``_routing.fill_depressions``, ``_tiled_kernels.route_bands``; the results do not
+depend on the number of bands), the MFD accumulation is serial, the LS chunks run on the
+dask threads. Measured (benchmarks/bench_ls.py, 16 M cells, 300 m cap, 2048² chunks, 2
+threads, float32 result held in memory, GDAL cache 128 MB, a fresh process with numba's
+on-disk cache, on this 2-core machine while other jobs kept its load average at 7-10):
+D8 19.1 s wall, 12.0 s CPU, 755 MiB peak RSS; MFD 21.8 s wall, 16.0 s CPU, 916 MiB (load
+average 4; the code before: D8 20.8 s, 11.4 s CPU; MFD 24.9 s, 17.0 s CPU). CPU per stage:
+imports ≈ 1.5, read 1.0, fill 4.3, route 0.9, MFD accumulation 4.3, LS chunks 2.6, i.e.
+≈ 6.5 s wall for D8 and ≈ 10.7 s for MFD on a free machine (estimated from those times).
+Earlier figures (one thread for the fill, the file read twice): D8 10.1 s in a fresh
+process when the machine was quiet, 11.7 s D8 and 20.4 s MFD (CPU) loaded; 64 M cells D8
+21 s warm, 1.5 GiB. About 0.4 GiB of the peak is fixed (interpreter and libraries, GDAL
+cache), the rest ≈ 13 bytes per cell for D8 (9 for the global stage, 4 for the result) and
+≈ 22 for MFD, so a 2 GiB budget holds about 120 M cells (D8) with the result in memory.
+Beyond that the fill itself is tiled: :mod:`pipeline.factors._tiled` (Barnes 2016 filling,
+Barnes 2017 D8 accumulation, MFD in rounds) gives the same fill, codes and LS with memory
+bounded by the tile size.
 
 Flats. D8 codes are a function of the filled surface alone: steepest descent where a
 strictly lower neighbour exists, outlets on the edge, and on flats a step towards the
