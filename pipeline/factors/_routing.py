@@ -40,8 +40,12 @@ Written by hand, and why no library call is used for each kernel:
   contour lengths L = 0.5 (cardinal) and 0.354 (diagonal); with ``cardinal_only`` the
   diagonal L is 0 (the default of :mod:`terrain`, see there why). Serial (Kahn's order from
   a stack; a parallel version by row bands needs rounds of flow across the cut, and on a
-  DEM tilted towards one band the second round walks most of that band again): ~4 of its
-  5 s go to the traversal, bound by memory latency (float64 accumulation, 8 bytes a cell).
+  DEM tilted towards one band the second round walks most of that band again). On the
+  16 M-cell benchmark DEM the in-degree pass takes 0.3 s of CPU, the traversal 3.8 s even
+  with the weights replaced by a bare lower-neighbour test (the weights add ~1 s): it is
+  bound by memory latency (float64 accumulation, stack order). Tried and dropped: scanning
+  sources from the other end (same time), alternating row sweeps without a stack (320
+  sweeps, 3× slower).
 - **Horn slope** (:func:`horn_gradient`): a 3×3 stencil; written here so that missing
   neighbours (grid edge, NaN) are replaced by the linear extrapolation 2·z₀ − z_opposite,
   which makes the slope exact on planes right up to the edge.
