@@ -295,6 +295,33 @@ def test_fill_equals_pyflwdir_and_d8_is_steepest_descent():
     np.testing.assert_array_equal(np.where(codes == 247, 0, upa), counts)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_banded_fill_and_route_equal_the_serial_kernels(seed):
+    """fill_depressions on 1-4 row bands (Barnes 2016 labelled floods + spill graph) gives
+    the serial flood's filled surface bit for bit, and route_bands the codes of route:
+    rounded DEMs (flats, depressions crossing the cuts) with and without nodata."""
+    from pipeline.factors import _tiled_kernels
+
+    rng = np.random.default_rng(seed)
+    nr, nc = int(rng.integers(130, 300)), int(rng.integers(5, 80))
+    tilt = np.linspace(0, rng.uniform(-8, 8), nr)[:, None]
+    z = np.round(rng.random((nr, nc)) * rng.choice([3.0, 30.0]) + tilt).astype(np.float32)
+    z[nr // 2 - 20 : nr // 2 + 20, 2:-2] -= 15.0  # a pit across the middle cut
+    if seed % 2:
+        z[rng.random(z.shape) < 0.05] = np.nan
+    ref = z.copy()
+    _routing.fill_and_route_d8(ref, 10.0, 10.0)
+    assert (ref > np.nan_to_num(z, nan=np.inf)).sum() > 100  # something was filled
+    codes, dist = _tiled_kernels.route(ref, 0, 0, nr, nc, 10.0, 10.0, T._NO_RING)
+    for blocks in (1, 2, 3, 4):
+        filled = z.copy()
+        _routing.fill_depressions(filled, blocks=blocks)
+        np.testing.assert_array_equal(filled, ref)
+        got_codes, got_dist = _tiled_kernels.route_bands(filled, 10.0, 10.0, blocks=blocks)
+        np.testing.assert_array_equal(got_codes, codes)
+        np.testing.assert_array_equal(got_dist, dist)
+
+
 def test_mfd_conserves_mass():
     dem = make_dem(rough_terrain(40, 50))
     z = dem.values.astype(np.float32)

@@ -387,12 +387,22 @@ def route(fw, r0, c0, nr, nc, dx, dy, ring_d):
     """
     codes = np.full((nr, nc), UNSET, dtype=np.uint8)
     dist = np.full((nr, nc), INF, dtype=np.int32)
+    nflat = steepest_rows(fw, r0, c0, 0, nr, dx, dy, codes, dist)
+    return resolve_flats(fw, r0, c0, ring_d, codes, dist, nflat)
+
+
+@njit(nogil=True, cache=True)
+def steepest_rows(fw, r0, c0, ra, rb, dx, dy, codes, dist):
+    """:func:`route`'s first step on tile rows [ra, rb): steepest descent and outlets
+    (``codes``, ``dist`` = 0 there; both tile-shaped, UNSET / INF elsewhere). Returns the
+    number of flat cells left. Rows are independent: bands may run in parallel threads."""
+    nc = codes.shape[1]
     step = np.empty(8)
     diag = np.sqrt(dx * dx + dy * dy)
     for k in range(8):
         step[k] = diag if (DR[k] != 0 and DC[k] != 0) else (dx if DR[k] == 0 else dy)
     nflat = 0
-    for r in range(nr):
+    for r in range(ra, rb):
         for c in range(nc):
             rw = r + r0
             cw = c + c0
@@ -423,6 +433,13 @@ def route(fw, r0, c0, nr, nc, dx, dy, ring_d):
                 dist[r, c] = 0
             else:
                 nflat += 1
+    return nflat
+
+
+@njit(nogil=True, cache=True)
+def resolve_flats(fw, r0, c0, ring_d, codes, dist, nflat):
+    """:func:`route`'s second step: codes of the ``nflat`` flat cells (breadth-first)."""
+    nr, nc = codes.shape
     if nflat == 0:
         return codes, dist
     has_ring = ring_d.shape[0] > 0
@@ -1039,3 +1056,23 @@ def mfd_tile_delta(fw, codes, acc, delta, dx, dy, exponent, contour_weighting, c
                     stack[top] = t
                     top += 1
     return outflow
+
+
+def route_bands(z: np.ndarray, dx: float, dy: float, *, blocks: int = 2):
+    """:func:`route` of a whole DEM (no ring), its steepest-descent step on ``blocks`` bands
+    of rows in parallel threads; the same codes and distances as ``route``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    nr, nc = z.shape
+    codes = np.full((nr, nc), UNSET, dtype=np.uint8)
+    dist = np.full((nr, nc), INF, dtype=np.int32)
+    blocks = max(1, min(int(blocks), nr // 16))
+    bounds = [nr * b // blocks for b in range(blocks + 1)]
+    with ThreadPoolExecutor(max_workers=blocks) as pool:
+        nflat = sum(
+            pool.map(
+                lambda b: steepest_rows(z, 0, 0, bounds[b], bounds[b + 1], dx, dy, codes, dist),
+                range(blocks),
+            )
+        )
+    return resolve_flats(z, 0, 0, np.empty((0, 0), dtype=np.int32), codes, dist, nflat)

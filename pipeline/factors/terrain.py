@@ -81,20 +81,35 @@ The work has a global stage and a tiled stage.
      (one block) and dask input (many chunks) give identical values; the tests check it
      (tests/test_terrain.py, tests/properties/test_terrain_properties.py).
 
-Memory. The global stage holds the DEM as float32 and the codes: 5 bytes per cell, plus
-the flood's queues (the flood front only). MFD adds about 9 bytes per cell (float64
-accumulation, in-degree), uncapped D8 or a channel threshold about 5 (uint32 counts,
-in-degree). The tiled stage holds, per running chunk, its windows (chunk + 2H for the codes,
-chunk + 2 for the DEM) and a float32 block per requested variable, so it is bounded by chunk
-size × threads, not by the DEM. Only the global stage grows with the DEM, linearly.
-Measured (benchmarks/bench_ls.py, D8, 300 m cap, 2048² chunks, 2 threads, float32 result
-held in memory, GDAL cache 128 MB): 16 M cells 6.1 s warm, 10.1 s in a fresh process with
-numba's cache, 0.8 GiB peak RSS; 64 M cells 21 s warm, 1.5 GiB. About 1 GiB of that is fixed
-(interpreter and libraries, GDAL cache, running chunks), the rest ≈ 9 bytes per cell (5 for
-the global stage, 4 for the result), so a 2 GiB budget holds about 120 M cells with the
-result in memory and about 200 M when it is streamed to disk. Beyond that the fill itself
-is tiled: :mod:`pipeline.factors._tiled` (Barnes 2016 filling, Barnes 2017 D8 accumulation,
-MFD in rounds) gives the same fill, codes and LS with memory bounded by the tile size.
+Memory. The global stage holds the DEM as float32 (filled in place) and, for a dask
+float32 DEM, a copy as read that the tiled stage uses instead of reading the file again:
+8 bytes per cell; during the fill 2 more (uint16 labels of the two row bands, 4 beyond
+32 766 columns) and the flood's queues (the flood front only), then the codes (1) and,
+while routing, the flat distances (int32, 4, freed at once). MFD adds about 9 bytes per
+cell (float64 accumulation, in-degree), uncapped D8 or a channel threshold about 5 (uint32
+counts, in-degree). The tiled stage holds, per running chunk, its windows (chunk + 2H for
+the codes, chunk + 2 for the DEM) and a float32 block per requested variable, so it is
+bounded by chunk size × threads, not by the DEM. Only the global stage grows with the DEM,
+linearly.
+
+Time. The fill and the steepest-descent step of the routing run on two bands of rows in two
+threads (``_routing.fill_depressions``, ``_tiled_kernels.route_bands``; the results do not
+depend on the number of bands), the MFD accumulation is serial, the LS chunks run on the
+dask threads. Measured (benchmarks/bench_ls.py, 16 M cells, 300 m cap, 2048² chunks, 2
+threads, float32 result held in memory, GDAL cache 128 MB, a fresh process with numba's
+on-disk cache, on this 2-core machine while other jobs kept its load average at 7-10):
+D8 19.1 s wall, 12.0 s CPU, 755 MiB peak RSS; MFD 21.8 s wall, 16.0 s CPU, 916 MiB (load
+average 4; the code before: D8 20.8 s, 11.4 s CPU; MFD 24.9 s, 17.0 s CPU). CPU per stage:
+imports ≈ 1.5, read 1.0, fill 4.3, route 0.9, MFD accumulation 4.3, LS chunks 2.6, i.e.
+≈ 6.5 s wall for D8 and ≈ 10.7 s for MFD on a free machine (estimated from those times).
+Earlier figures (one thread for the fill, the file read twice): D8 10.1 s in a fresh
+process when the machine was quiet, 11.7 s D8 and 20.4 s MFD (CPU) loaded; 64 M cells D8
+21 s warm, 1.5 GiB. About 0.4 GiB of the peak is fixed (interpreter and libraries, GDAL
+cache), the rest ≈ 13 bytes per cell for D8 (9 for the global stage, 4 for the result) and
+≈ 22 for MFD, so a 2 GiB budget holds about 120 M cells (D8) with the result in memory.
+Beyond that the fill itself is tiled: :mod:`pipeline.factors._tiled` (Barnes 2016 filling,
+Barnes 2017 D8 accumulation, MFD in rounds) gives the same fill, codes and LS with memory
+bounded by the tile size.
 
 Flats. D8 codes are a function of the filled surface alone: steepest descent where a
 strictly lower neighbour exists, outlets on the edge, and on flats a step towards the
@@ -132,6 +147,8 @@ __all__ = [
 ESRI_DIRMAP = (64, 128, 1, 2, 4, 8, 16, 32)
 _ROUTINGS = ("d8", "mfd")
 _NO_RING = np.empty((0, 0), dtype=np.int32)
+#: threads for the global stage's parallel steps (row bands; results do not depend on it)
+_THREADS = 2
 #: MFD weight schemes: (exponent p, Quinn contour lengths, cardinal neighbours only)
 _MFD_WEIGHTS = {
     "cardinal": (1.0, False, True),
@@ -426,13 +443,19 @@ def _dem_float32(dem: xr.DataArray) -> np.ndarray:
     return np.array(dem.values, dtype=np.float32, order="C", copy=True)  # filled in place
 
 
-def _route_global(dem, dx, dy, *, routing, full_accumulation, mfd_weights="cardinal"):
-    """Global stage: D8 codes, plus full accumulation in cells when asked (or MFD)."""
+def _route_global(dem, dx, dy, *, routing, full_accumulation, mfd_weights="cardinal", keep=None):
+    """Global stage: D8 codes, plus full accumulation in cells when asked (or MFD).
+
+    ``keep``, a list, receives a copy of a dask float32 DEM as read, so that the tiled
+    stage does not read (and decompress) the file a second time (4 bytes per cell).
+    """
     z = _dem_float32(dem)
-    _routing.fill_and_route_d8(z, dx, dy)  # fills z in place
+    if keep is not None and isinstance(dem.data, da.Array) and dem.dtype == np.float32:
+        keep.append(z.copy())
+    _routing.fill_depressions(z, blocks=_THREADS)  # fills z in place
     # codes from the filled surface alone (flats by distance to their drains), as the
     # tiled path computes them: pipeline/factors/_tiled.py
-    codes, _ = _tiled_kernels.route(z, 0, 0, *z.shape, dx, dy, _NO_RING)
+    codes = _tiled_kernels.route_bands(z, dx, dy, blocks=_THREADS)[0]  # not the distances
     cells = None
     if routing == "mfd":
         exponent, contour, cardinal = _MFD_WEIGHTS[mfd_weights]
@@ -481,7 +504,7 @@ def _stack_block(z, cells, codes, *channel, layers, block_info=None, **kw):
         np.ascontiguousarray(z),
         1 if i > 0 else 0,
         1 if j > 0 else 0,
-        np.ascontiguousarray(cells),
+        cells,  # not copied: a float64 chunk of the MFD grid is 8 bytes per cell
         np.ascontiguousarray(codes),
         np.ascontiguousarray(mask),
         slots=slots,
@@ -492,10 +515,26 @@ def _stack_block(z, cells, codes, *channel, layers, block_info=None, **kw):
 
 
 def _factor_stack(
-    dem, dx, dy, codes, cells, channel, *, routing, cap, m_method, s_method, layers=LAYERS
+    dem,
+    dx,
+    dy,
+    codes,
+    cells,
+    channel,
+    *,
+    routing,
+    cap,
+    m_method,
+    s_method,
+    layers=LAYERS,
+    raw=None,
 ):
-    """(len(layers), y, x) float32 dask array of the named layers (see LAYERS)."""
-    z = _as_dask(dem)
+    """(len(layers), y, x) float32 dask array of the named layers (see LAYERS).
+
+    ``raw``: the DEM as one float32 array, if the global stage kept it (same values as the
+    dask DEM's chunks, without a second read).
+    """
+    z = _as_dask(dem) if raw is None else _chunked(raw, dem)
     codes_d = _chunked(codes, dem)
     if routing == "d8" and cells is None:  # capped, tiled with an exact halo
         cells_d = _capped_counts(codes_d, _halo_cells(cap, dx, dy))
@@ -754,6 +793,7 @@ def terrain_factors(
         routing=routing,
         full_accumulation=cap is None or threshold is not None,
         mfd_weights=mfd_weights,
+        keep=(kept := []),
     )
     channel = None
     if threshold is not None:
@@ -772,6 +812,7 @@ def terrain_factors(
         m_method=m_method,
         s_method=s_method,
         layers=variables,
+        raw=kept[0] if kept else None,
     )
     common = {"routing": routing, "max_slope_length_m": str(cap)}
     described = {
