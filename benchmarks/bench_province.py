@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -97,6 +100,10 @@ def child(side: int, routing: str, tile: int, workers: int, cap: float | None) -
     cell_ha = CELL * CELL / 1e4
 
     cache = Path(tempfile.mkdtemp(prefix="bench-province-dem-"))
+    lock = threading.Lock()
+    # temporary folders go even when the run is stopped (SIGTERM, SIGHUP → SystemExit → finally)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
 
     def read(r0, r1, c0, c1):
         # a tile's window is read 3 times (fill passes 1 and 2, LS): generated once and kept
@@ -120,29 +127,77 @@ def child(side: int, routing: str, tile: int, workers: int, cap: float | None) -
         )
         cls = classify_intensity(a).values
         codes = np.where(np.isnan(cls), 0, cls).astype(np.int64)
-        areas[:] += np.bincount(codes.ravel(), minlength=7)[:7] * cell_ha
+        counts = np.bincount(codes.ravel(), minlength=7)[:7] * cell_ha
+        with lock:
+            areas[:] += counts
 
     t0 = time.perf_counter()
-    info = _tiled.run(
-        read,
-        (side, side),
-        dx=CELL,
-        dy=CELL,
-        sink=sink,
-        tile=(tile, tile),
-        routing=routing,
-        max_slope_length_m=cap,
-        layers=("ls_factor",),
-        workers=workers,
-    )
+    try:
+        info = _tiled.run(
+            read,
+            (side, side),
+            dx=CELL,
+            dy=CELL,
+            sink=sink,
+            tile=(tile, tile),
+            routing=routing,
+            max_slope_length_m=cap,
+            layers=("ls_factor",),
+            workers=workers,
+            log=lambda msg: print(
+                f"  [{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True
+            ),
+        )
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
     info["wall_s"] = time.perf_counter() - t0
-    shutil.rmtree(cache, ignore_errors=True)
     info["cells"] = side * side
     info["areas_ha"] = areas.tolist()
     use = resource.getrusage(resource.RUSAGE_SELF)
     info["peak_rss_mib"] = use.ru_maxrss / 1024.0
     info["cpu_s"] = use.ru_utime + use.ru_stime
     return info
+
+
+#: stages that run one job per tile (the rest are global passes, one process)
+TILE_STAGES = (
+    "fill_pass1",
+    "fill_pass2",
+    "flats_rounds",
+    "route_pass",
+    "d8_pass2",
+    "mfd_rounds",
+    "ls_pass",
+)
+
+
+def projection(res: dict, nodes: int, cores: int = 2) -> float:
+    """Projected wall time (s) on ``nodes`` × ``cores``: every tile stage takes
+    ⌈jobs / (nodes·cores)⌉ × its mean measured time per tile job (MFD: per round, round 1
+    and the later delta rounds apart), the global passes take their measured time (they
+    run in one process), file transfer between nodes is not counted."""
+    slots = nodes * cores
+    total = 0.0
+    for stage, secs in res["seconds"].items():
+        times = res["tile_seconds"].get(stage) or []
+        if stage not in TILE_STAGES or not times:
+            total += secs
+            continue
+        if stage == "flats_rounds":  # round 1 runs in fill_pass2; later rounds are alike
+            n = res["flats"]["round_tiles"][1:]
+            total += sum(math.ceil(k / slots) for k in n) * sum(times) / len(times)
+            total += res["flats"]["exchange_s"]
+            continue
+        if stage == "mfd_rounds":  # round 1 accumulates whole tiles, later rounds a change
+            n = res["mfd"]["round_tiles"]
+            first, later = times[: n[0]], times[n[0] :]
+            total += math.ceil(n[0] / slots) * sum(first) / len(first)
+            mean_later = sum(later) / len(later) if later else 0.0
+            total += sum(math.ceil(k / slots) for k in n[1:]) * mean_later
+            total += res["mfd"]["exchange_s"]
+            continue
+        total += math.ceil(len(times) / slots) * sum(times) / len(times)
+    return total
 
 
 def main(argv=None):
@@ -168,7 +223,7 @@ def main(argv=None):
         t0 = time.perf_counter()
         proc = subprocess.run(
             cmd,
-            capture_output=True,
+            stdout=subprocess.PIPE,
             text=True,
             env=env,
             check=False,
@@ -176,7 +231,7 @@ def main(argv=None):
         )
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
-            raise SystemExit(f"child failed:\n{proc.stderr}")
+            raise SystemExit(f"child failed (exit {proc.returncode}), see its messages above")
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         cells = res["cells"]
         stages = ", ".join(f"{k} {v:.1f}" for k, v in res["seconds"].items())
@@ -190,6 +245,31 @@ def main(argv=None):
             + f", load {load0:.1f} → {os.getloadavg()[0]:.1f}"
         )
         print(f"  stages (s): {stages}")
+        rss = ", ".join(f"{k} {v:.0f}" for k, v in res["rss_mib"].items())
+        print(f"  RSS after each stage (MiB): {rss}")
+        per_tile = ", ".join(
+            f"{k} {sum(v) / len(v):.2f} (max {max(v):.2f}, {len(v)} jobs)"
+            for k, v in res["tile_seconds"].items()
+            if v
+        )
+        print(f"  per tile job (s, mean): {per_tile}")
+        glob = sum(v for k, v in res["seconds"].items() if k not in TILE_STAGES)
+        print(
+            f"  global passes {glob:.1f} s in all (flats exchanges "
+            f"{res['flats']['exchange_s']:.1f} s); flats rounds {res['flats']['rounds']}, "
+            f"tiles per round {res['flats']['round_tiles']}"
+            + (
+                f"; MFD exchanges {res['mfd']['exchange_s']:.1f} s, tiles per round "
+                f"{res['mfd']['round_tiles']}"
+                if "mfd" in res
+                else ""
+            )
+        )
+        proj = ", ".join(
+            f"{n} × {args.workers} cores {projection(res, n, args.workers):.0f} s"
+            for n in (1, 4, 16, 64)
+        )
+        print(f"  projection (nodes × cores, from the per-tile times): {proj}")
         areas = res["areas_ha"]
         print(f"  class areas (ha, nodata, 微度 … 剧烈): {[round(a) for a in areas]}")
         sys.stdout.flush()

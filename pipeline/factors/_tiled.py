@@ -290,12 +290,17 @@ def _minimax(n, u, v, w):
     return K.minimax(np.cumsum(indptr), both_v[order].astype(np.int64), both_w[order])
 
 
-def fill_pass2(zw: np.ndarray, perim: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Per tile: the filled window (tile + ring levels) and the summary of its border flats."""
+def fill_pass2(
+    zw: np.ndarray, perim: np.ndarray, ring: np.ndarray, *, flats: bool = True
+) -> tuple[np.ndarray, dict | None]:
+    """Per tile: the filled window (tile + ring levels) and the summary of its border flats
+    (for :func:`flats_global`; None with ``flats=False``, for :func:`flat_perimeter` rounds)."""
     nr, nc = zw.shape[0] - 2, zw.shape[1] - 2
     fw = np.empty_like(zw)
     fw[1:-1, 1:-1] = K.fill_from_perimeter(zw, perim.astype(np.float32))
     fw[_ring_mask(nr + 2, nc + 2)] = ring
+    if not flats:
+        return fw, None
     cls = K.classify(fw, 1, 1, nr, nc)
     pos, kind = K.flat_components(fw, cls)
     r, c = np.divmod(pos, nc)
@@ -333,6 +338,59 @@ def flats_global(
         win = np.full((nr + 2, nc + 2), -1, dtype=np.int32)
         win[_ring_mask(nr + 2, nc + 2)] = d
         out.append(win)
+    return out
+
+
+def _ring_window(shape: tuple[int, int], ring_d: np.ndarray) -> np.ndarray:
+    win = np.full(shape, -1, dtype=np.int32)
+    win[_ring_mask(*shape)] = ring_d
+    return win
+
+
+def flat_perimeter(fw: np.ndarray, ring_d: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """Per tile (a flats round): breadth-first distance of the tile's perimeter cells to the
+    flats' drains, with the ring's current distances (ring order, −1 = none) as sources;
+    returns int32 in perimeter order, −1 where none is known (nodata, or a flat not yet
+    reached). Values are lengths of real paths, so they only decrease from round to round."""
+    return _flat_perimeter(fw, ring_d, dx, dy)[0]
+
+
+def _flat_perimeter(fw, ring_d, dx, dy) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`flat_perimeter` and the ring cells that can change the tile's distances:
+    those next to a flat tile cell of the same filled level (bool, ring order)."""
+    nr, nc = fw.shape[0] - 2, fw.shape[1] - 2
+    _, dist = K.route(fw, 1, 1, nr, nc, float(dx), float(dy), _ring_window(fw.shape, ring_d))
+    d = dist[_ring_rc(nr, nc)]
+    perim = np.where(d == K.INF, -1, d).astype(np.int32)
+    # the breadth-first search enters the tile from a ring cell only into a flat cell
+    # (no lower neighbour, not next to nodata/the DEM edge: dist ≠ 0) of the same level
+    rr, rc = _ring_rc(nr + 2, nc + 2)
+    zr = fw[rr, rc]
+    sensitive = np.zeros(rr.size, dtype=bool)
+    for k in range(8):
+        tr, tc = rr + _routing.DR[k] - 1, rc + _routing.DC[k] - 1  # tile coordinates
+        ok = (tr >= 0) & (tr < nr) & (tc >= 0) & (tc < nc)
+        tr, tc = np.where(ok, tr, 0), np.where(ok, tc, 0)
+        zt = fw[tr + 1, tc + 1]
+        sensitive |= ok & (dist[tr, tc] != 0) & ~np.isnan(zt) & (zt == zr)
+    return perim, sensitive
+
+
+def flats_exchange(layout: Layout, perims: list[np.ndarray]) -> list[np.ndarray]:
+    """Global (a flats round): each tile's ring distances (ring order, −1 = none) = the
+    neighbours' perimeter distances. Memory: the perimeter cells only."""
+    tiles = layout.tiles
+    g = np.concatenate([layout.perimeter(t) for t in tiles])
+    order = np.argsort(g, kind="stable")
+    gs = g[order]
+    vals = np.concatenate(perims)[order]
+    out = []
+    for t in tiles:
+        ring_g = layout.ring(t)
+        d = np.full(ring_g.size, -1, dtype=np.int32)
+        inside = ring_g >= 0
+        d[inside] = vals[np.searchsorted(gs, ring_g[inside])]
+        out.append(d)
     return out
 
 
@@ -425,11 +483,35 @@ def ls_pass(zw, cells, codes, *, dx, dy, routing, cap, threshold, m_method, s_me
 
 
 # ---------------------------------------------------------------------------- driver
-def _map(fn, items, workers):
+def _rss_mib() -> tuple[float, float]:
+    """(current, peak) resident set size of this process in MiB (Linux; NaN elsewhere)."""
+    vals = {"VmRSS": float("nan"), "VmHWM": float("nan")}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                key = line.split(":", 1)[0]
+                if key in vals:
+                    vals[key] = int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return vals["VmRSS"], vals["VmHWM"]
+
+
+def _map(fn, items, workers, times: list | None = None):
+    """``[fn(x) for x in items]`` on ``workers`` threads; appends each call's seconds to
+    ``times`` (the per-tile times from which a benchmark projects a cluster run)."""
+
+    def call(x):
+        t0 = time.perf_counter()
+        res = fn(x)
+        if times is not None:
+            times.append(time.perf_counter() - t0)
+        return res
+
     if workers <= 1:
-        return [fn(x) for x in items]
+        return [call(x) for x in items]
     with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(fn, items))
+        return list(pool.map(call, items))
 
 
 def run(
@@ -470,51 +552,73 @@ def run(
     info: dict = {"tiles": len(tiles), "seconds": {}}
     say = log or (lambda _msg: None)
 
+    info["rss_mib"] = {}
+    info["tile_seconds"] = {}
+
     def timed(name, fn):
         t0 = time.perf_counter()
-        res = fn()
+        res = fn(info["tile_seconds"].setdefault(name, []))
         info["seconds"][name] = time.perf_counter() - t0
-        say(f"{name}: {info['seconds'][name]:.2f} s")
+        rss, peak = _rss_mib()
+        info["rss_mib"][name] = rss
+        say(f"{name}: {info['seconds'][name]:.2f} s, RSS {rss:.0f} MiB (peak {peak:.0f} MiB)")
         return res
 
     try:
         s1 = timed(
             "fill_pass1",
-            lambda: _map(lambda t: fill_pass1(read_window(read, shape, t)), tiles, workers),
+            lambda ts: _map(lambda t: fill_pass1(read_window(read, shape, t)), tiles, workers, ts),
         )
-        levels = timed("fill_global", lambda: fill_global(layout, s1))
+        levels = timed("fill_global", lambda _: fill_global(layout, s1))
         s1 = None  # free before the next stage
 
         def p2(args):
             t, lv = args
-            fw, flats = fill_pass2(read_window(read, shape, t), lv["perim"], lv["ring"])
+            fw, _ = fill_pass2(read_window(read, shape, t), lv["perim"], lv["ring"], flats=False)
             store.save("filled", t, fw=fw)
-            return flats
+            # first flats round, on the window in memory: no ring distances known yet
+            return _flat_perimeter(fw, np.full(layout.ring(t).size, -1, np.int32), dx, dy)
 
-        s2 = timed("fill_pass2", lambda: _map(p2, list(zip(tiles, levels, strict=True)), workers))
+        perims = timed(
+            "fill_pass2", lambda ts: _map(p2, list(zip(tiles, levels, strict=True)), workers, ts)
+        )
         levels = None  # free before the next stage
-        ring_d = timed("flats_global", lambda: flats_global(layout, s2))
-        s2 = None  # free before the next stage
+        ring_d = timed(
+            "flats_rounds",
+            lambda ts: _flat_rounds(
+                layout, store, perims, dx, dy, workers, ts, info.setdefault("flats", {})
+            ),
+        )
+        perims = None
+        info["flats_rounds"] = info["flats"]["rounds"]
 
         def p3(args):
             t, rd = args
-            codes = route_pass(store.load("filled", t, "fw"), rd, dx, dy)
+            fw = store.load("filled", t, "fw")
+            codes = route_pass(fw, _ring_window(fw.shape, rd), dx, dy)
             store.save("codes", t, codes=codes)
             return d8_pass1(codes, layout, t) if routing == "d8" else None
 
-        s3 = timed("route_pass", lambda: _map(p3, list(zip(tiles, ring_d, strict=True)), workers))
+        s3 = timed(
+            "route_pass", lambda ts: _map(p3, list(zip(tiles, ring_d, strict=True)), workers, ts)
+        )
         ring_d = None  # free before the next stage
         if routing == "d8":
-            inflow = timed("d8_global", lambda: d8_global(layout, s3))
+            inflow = timed("d8_global", lambda _: d8_global(layout, s3))
 
             def p4(args):
                 t, inj = args
                 store.save("cells", t, cells=K.d8_accumulate(store.load("codes", t, "codes"), inj))
 
-            timed("d8_pass2", lambda: _map(p4, list(zip(tiles, inflow, strict=True)), workers))
+            timed(
+                "d8_pass2", lambda ts: _map(p4, list(zip(tiles, inflow, strict=True)), workers, ts)
+            )
         else:
             info["mfd_rounds"] = timed(
-                "mfd_rounds", lambda: _mfd_rounds(layout, store, dx, dy, mfd_weights, workers)
+                "mfd_rounds",
+                lambda ts: _mfd_rounds(
+                    layout, store, dx, dy, mfd_weights, workers, ts, info.setdefault("mfd", {})
+                ),
             )
 
         def p5(t):
@@ -533,7 +637,7 @@ def run(
             )
             sink(t, stack)
 
-        timed("ls_pass", lambda: _map(p5, tiles, workers))
+        timed("ls_pass", lambda ts: _map(p5, tiles, workers, ts))
     finally:
         if tmp and not keep:
             shutil.rmtree(store.folder, ignore_errors=True)
@@ -541,9 +645,49 @@ def run(
     return info
 
 
-def _mfd_rounds(layout, store, dx, dy, weights, workers) -> int:
+def _flat_rounds(layout, store, perims, dx, dy, workers, times=None, stats=None):
+    """``perims``: per tile, :func:`_flat_perimeter` with no ring. Rounds of :func:`flats_exchange` (global) and :func:`flat_perimeter` (tiles whose ring
+    changed) until no ring changes; returns every tile's ring distances (ring order).
+
+    A distributed Bellman-Ford on the flats: a tile's perimeter distances are path lengths
+    given its ring, so they only decrease; after k rounds every cell whose shortest path to
+    a drain crosses fewer than k tile borders has its exact breadth-first distance, and the
+    fixed point equals the global breadth-first search of :func:`flats_global`."""
+    tiles = layout.tiles
+    stats = {} if stats is None else stats
+    stats["round_tiles"] = [len(tiles)]
+    stats["exchange_s"] = 0.0
+    sensitive = [sv for _, sv in perims]
+    perims = [p for p, _ in perims]
+    rings = [np.full(layout.ring(t).size, -1, np.int32) for t in tiles]
+    while True:
+        t0 = time.perf_counter()
+        new = flats_exchange(layout, perims)
+        stats["exchange_s"] += time.perf_counter() - t0
+        # a tile runs again only if a ring cell next to one of its flats changed
+        todo = [k for k in range(len(tiles)) if np.any((new[k] != rings[k]) & sensitive[k])]
+        rings = new
+        if not todo:
+            stats["rounds"] = len(stats["round_tiles"])
+            return rings
+        stats["round_tiles"].append(len(todo))
+        if len(stats["round_tiles"]) > 100_000:  # distances only decrease: cannot happen
+            raise RuntimeError("flats rounds did not converge")
+
+        def again(k, rings=rings):
+            return flat_perimeter(store.load("filled", tiles[k], "fw"), rings[k], dx, dy)
+
+        for k, p in zip(todo, _map(again, todo, workers, times), strict=True):
+            perims[k] = p
+
+
+def _mfd_rounds(layout, store, dx, dy, weights, workers, times=None, stats=None) -> int:
     """Round 1 accumulates every tile alone; each later round adds, by linearity, only the
-    change of inflow (``mfd_tile_delta``) in the tiles that received some."""
+    change of inflow (``mfd_tile_delta``) in the tiles that received some. ``stats`` (a dict)
+    gets the number of tiles run per round and the seconds of the global exchanges."""
+    stats = {} if stats is None else stats
+    stats["round_tiles"] = [len(layout.tiles)]
+    stats["exchange_s"] = 0.0
     tiles = layout.tiles
     p, contour, cardinal = MFD_WEIGHTS[weights]
     empty = np.empty(0)
@@ -562,13 +706,16 @@ def _mfd_rounds(layout, store, dx, dy, weights, workers) -> int:
         store.save("cells", t, cells=acc)
         return out
 
-    outflows = _map(first, tiles, workers)
+    outflows = _map(first, tiles, workers, times)
     rounds = 1
     while True:
+        t0 = time.perf_counter()
         delta = mfd_exchange(layout, outflows)
+        stats["exchange_s"] += time.perf_counter() - t0
         todo = [k for k in range(len(tiles)) if np.any(delta[k] != 0)]
         if not todo:
             return rounds
+        stats["round_tiles"].append(len(todo))
         rounds += 1
 
         def more(k, delta=delta):
@@ -589,7 +736,7 @@ def _mfd_rounds(layout, store, dx, dy, weights, workers) -> int:
             return out
 
         outflows = [np.zeros(layout.ring(t).size) for t in tiles]
-        for k, out in zip(todo, _map(more, todo, workers), strict=True):
+        for k, out in zip(todo, _map(more, todo, workers, times), strict=True):
             outflows[k] = out
         if rounds > 100_000:  # the flow graph is acyclic: cannot happen
             raise RuntimeError("MFD rounds did not converge")
