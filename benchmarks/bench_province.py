@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 CELL = 10.0
+STRIP = 256  # rows per strip when making a window or summing a tile's classes
 
 
 def _waves(seed=42):
@@ -64,14 +65,19 @@ def dem_window(r0, r1, c0, c1, waves):
     """DEM rows r0:r1, columns c0:c1 (float32, m): a function of global coordinates only."""
     import numpy as np
 
-    y = np.arange(r0, r1, dtype=np.float64)[:, None] * CELL
+    out = np.empty((r1 - r0, c1 - c0), dtype=np.float32)
     x = np.arange(c0, c1, dtype=np.float64)[None, :] * CELL
-    z = 400.0 + 0.01 * y + 0.004 * x + np.zeros((r1 - r0, c1 - c0))
-    for k, cx, cy, phase, amp in waves:
-        z += amp * np.sin(k * (cx * x + cy * y) + phase)
-    # closed basins: a 3 km lattice of bowls, 0.5-4 km across, a few metres deep
-    z -= 6.0 * np.maximum(0.0, np.cos(2 * np.pi * x / 3000.0) * np.cos(2 * np.pi * y / 3100.0)) ** 8
-    return (np.round(z * 10.0) / 10.0).astype(np.float32)
+    for s0 in range(r0, r1, STRIP):  # strips of rows: float64 temporaries stay small
+        s1 = min(s0 + STRIP, r1)
+        y = np.arange(s0, s1, dtype=np.float64)[:, None] * CELL
+        z = 400.0 + 0.01 * y + 0.004 * x + np.zeros((s1 - s0, c1 - c0))
+        for k, cx, cy, phase, amp in waves:
+            z += amp * np.sin(k * (cx * x + cy * y) + phase)
+        # closed basins: a 3 km lattice of bowls, 0.5-4 km across, a few metres deep
+        bowl = np.cos(2 * np.pi * x / 3000.0) * np.cos(2 * np.pi * y / 3100.0)
+        z -= 6.0 * np.maximum(0.0, bowl) ** 8
+        out[s0 - r0 : s1 - r0] = np.round(z * 10.0) / 10.0
+    return out
 
 
 def factors_window(r0, r1, c0, c1):
@@ -116,20 +122,23 @@ def child(side: int, routing: str, tile: int, workers: int, cap: float | None) -
         return z
 
     def sink(t, stack):
-        ls = stack[0]
-        r, k, c, p = factors_window(t.r0, t.r1, t.c0, t.c1)
-        a = soil_loss_rusle(
-            r=xr.DataArray(r, dims=("y", "x")),
-            k=xr.DataArray(k, dims=("y", "x")),
-            ls=xr.DataArray(ls, dims=("y", "x")),
-            c=xr.DataArray(c, dims=("y", "x")),
-            p=xr.DataArray(p, dims=("y", "x")),
-        )
-        cls = classify_intensity(a).values
-        codes = np.where(np.isnan(cls), 0, cls).astype(np.int64)
-        counts = np.bincount(codes.ravel(), minlength=7)[:7] * cell_ha
+        counts = np.zeros(7)
+        for s0 in range(t.r0, t.r1, STRIP):  # cell by cell, so strips of rows change nothing
+            s1 = min(s0 + STRIP, t.r1)
+            ls = stack[0, s0 - t.r0 : s1 - t.r0]
+            r, k, c, p = factors_window(s0, s1, t.c0, t.c1)
+            a = soil_loss_rusle(
+                r=xr.DataArray(r, dims=("y", "x")),
+                k=xr.DataArray(k, dims=("y", "x")),
+                ls=xr.DataArray(ls, dims=("y", "x")),
+                c=xr.DataArray(c, dims=("y", "x")),
+                p=xr.DataArray(p, dims=("y", "x")),
+            )
+            cls = classify_intensity(a).values
+            codes = np.where(np.isnan(cls), 0, cls).astype(np.int64)
+            counts += np.bincount(codes.ravel(), minlength=7)[:7]
         with lock:
-            areas[:] += counts
+            areas[:] += counts * cell_ha
 
     t0 = time.perf_counter()
     try:
@@ -219,7 +228,10 @@ def main(argv=None):
         cmd += ["--tile", str(args.tile), "--workers", str(args.workers)]
         if args.cap is not None:
             cmd += ["--cap", str(args.cap)]
-        env = dict(os.environ, OMP_NUM_THREADS="1")
+        # a fixed mmap threshold: tile-sized arrays go back to the system when freed instead
+        # of fragmenting glibc's per-thread arenas (with the default, dynamic threshold the
+        # resident size drifts up with the number of tiles)
+        env = dict(os.environ, OMP_NUM_THREADS="1", MALLOC_MMAP_THRESHOLD_="1048576")
         t0 = time.perf_counter()
         proc = subprocess.run(
             cmd,
