@@ -12,7 +12,10 @@ Stages (each per-tile step is an independent job; its inputs and outputs are the
   1. fill_pass1   (tile)   labelled priority flood from the tile's perimeter → spill graph
   2. fill_global  (global) minimax levels of all perimeter cells     → perimeter + ring levels
   3. fill_pass2   (tile)   priority flood from the perimeter levels  → filled window, flats
-  4. flats_global (global) breadth-first distances on border flats   → ring distances
+  4. flats        :func:`run`: rounds of flat_perimeter (tile) and flats_exchange (global)
+                  until no ring changes; the workflow (``pipeline/stages/tiles.py``):
+                  flats_global (global), breadth-first search on whole border flats
+                                                                      → ring distances
   5. route_pass   (tile)   D8 codes (+ D8: local accumulation and perimeter links)
   6. accumulate   D8: d8_global (global) + d8_pass2 (tile); MFD: rounds of mfd_round (tile)
                   and mfd_exchange (global) until no tile's inflow changes
@@ -35,9 +38,18 @@ Method
   neighbour of the same level one breadth-first step nearer to the flat's drains (its cells
   with a lower neighbour, or on the DEM edge/nodata) — Garbrecht & Martz (1997, J. Hydrology
   193: 204-213) "towards lower" gradient, a function of the filled surface only, used by the
-  single-process path too (``_tiled_kernels.route``). Flats that touch a tile's border are
-  sent whole to the global pass (their cells, plus drains on tile perimeters), which runs the
-  breadth-first search across tiles; tile jobs then start their search from the ring's
+  single-process path too (``_tiled_kernels.route``). The distances across tiles come
+  either (a) from rounds, in :func:`run`: each tile runs the breadth-first search from its
+  drains and from its ring's current distances and sends its perimeter distances to the
+  neighbours (:func:`flats_exchange`); distances are lengths of real paths, so they only
+  decrease, a tile runs again only when a ring cell next to one of its flats (same level)
+  changed, and after k rounds every cell whose shortest path to a drain crosses fewer than
+  k tile borders is exact (a distributed Bellman-Ford; 4 rounds on the benchmark DEMs,
+  whose filled basins are smaller than a tile); or (b) from one global pass
+  (:func:`flats_global`) that receives every flat touching a tile border whole and runs
+  the search across tiles: one step, but its memory grows with those flats (4.4 % of the
+  cells of the benchmark DEM, ~70 bytes each in the pass: ~3 GB at 10⁹ cells). Both give
+  the same ring distances (tested). Tile jobs then start their search from the ring's
   global distances. Other cells take the steepest descent, ties in E, SE, …, NE order.
 - D8 accumulation: Barnes (2017), Parallel non-divergent flow accumulation for trillion
   cell digital elevation models on desktops or clusters, Environmental Modelling & Software
@@ -58,11 +70,17 @@ Memory per tile job (t × t cells, ring included): pass 1 ≈ 21 bytes per cell 
 label int32, level float32, heap ≤ 8 per cell at worst), pass 2 ≈ 14, route ≈ 18 (filled
 window, codes, int32 distances, queue), D8 accumulation ≈ 26 (codes, float64 accumulation,
 int64 memo), an MFD round ≈ 18, LS ≈ 4 per cell per layer plus the window; i.e. about
-100-120 MB for a 2048² tile, independent of the DEM size. The global passes hold the
-perimeter cells only (≈ 4/t of the cells, ~50 bytes each: 1.2 M cells and ~60 MB for 10⁹
-cells in 2048² tiles), plus, for flats, the cells of flats that touch a tile border (a
-filled lake or a flat plain crossing a border is held whole by the flats pass). On disk, per
-cell: the filled window (4 bytes), codes (1) and accumulation (8).
+100-120 MB for a 2048² tile, independent of the DEM size. The global passes and the driver
+of :func:`run` hold, between stages, only arrays of perimeter or ring cells (≈ 4/t of the
+cells: 2.0 M cells for 10⁹ cells in 2048² tiles): fill_global the perimeter levels, labels
+and spill edges and its graph (≤ ~200 bytes per perimeter cell at its peak), the flats
+rounds an int32 distance and a flag per perimeter and ring cell, d8_global the links and
+totals, the MFD rounds a float64 outflow per ring cell. So a process holds (tiles in
+flight × tile memory) + O(N/t), N cells; with the default glibc allocator freed tile arrays
+can stay in per-thread arenas, which a fixed mmap threshold avoids
+(``MALLOC_MMAP_THRESHOLD_=1048576``, as the benchmark sets). :func:`flats_global` (the
+workflow's flats step) also holds the cells of the flats that touch a tile border (see
+above). On disk, per cell: the filled window (4 bytes), codes (1) and accumulation (8).
 
 Measured (benchmarks/bench_province.py, MFD, no cap, 2048² tiles, 2 threads, a 2-core machine
 shared with a load average of 12-18): 16 M cells 47 s CPU (2.9 µs per cell), peak RSS 0.9 GiB,
