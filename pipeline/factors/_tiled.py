@@ -246,26 +246,23 @@ def fill_global(layout: Layout, summaries: list[dict]) -> list[dict]:
     eu, ev, ew = [], [], []
     offset = 1  # node 0 is the ocean
     for t, s in zip(tiles, summaries, strict=True):
-        g = layout.perimeter(t)
-        node = np.where(s["plab"] == 1, 0, offset + np.arange(g.size))
-        node = np.where(s["plab"] == 0, -1, node)
-        g_all.append(g)
+        n = s["plab"].size
+        node = np.where(s["plab"] == 1, 0, offset + np.arange(n, dtype=np.int64))
+        node_all.append(np.where(s["plab"] == 0, -1, node))
+        g_all.append(layout.perimeter(t))
         z_all.append(s["pz"])
-        node_all.append(node)
-
-        def to_node(lab, offset=offset):
-            return np.where(lab == 1, 0, offset + lab.astype(np.int64) - 2)
-
-        eu.append(to_node(s["ea"]))
-        ev.append(to_node(s["eb"]))
-        ew.append(s["ew"])
-        offset += g.size
+        for lab, out in ((s["ea"], eu), (s["eb"], ev)):
+            out.append(np.where(lab == 1, 0, offset + lab.astype(np.int64) - 2))
+        ew.append(s["ew"].astype(np.float64))
+        offset += n
     g_all = np.concatenate(g_all)
-    z_all = np.concatenate(z_all)
-    node_all = np.concatenate(node_all)
     order = np.argsort(g_all, kind="stable")
-    gs, zs, ns = g_all[order], z_all[order], node_all[order]
-    # edges between adjacent perimeter cells of neighbouring tiles
+    gs = g_all[order]
+    zs = np.concatenate(z_all)[order]
+    ns = np.concatenate(node_all)[order]
+    del g_all, z_all, node_all, order
+    # edges between adjacent perimeter cells of neighbouring tiles, each pair once (a < b;
+    # the other tile sees it as b, a)
     for t in tiles:
         g = layout.perimeter(t)
         r, c = np.divmod(g, ncol)
@@ -278,15 +275,21 @@ def fill_global(layout: Layout, summaries: list[dict]) -> list[dict]:
                 continue
             j = np.searchsorted(gs, rr[ok] * ncol + cc[ok])
             a, b = ns[idx[ok]], ns[j]
-            valid = (a >= 0) & (b >= 0) & (a != b)
-            eu.append(a[valid])
-            ev.append(b[valid])
-            ew.append(np.maximum(zs[idx[ok]], zs[j])[valid])
-    level = _minimax(
-        offset, np.concatenate(eu), np.concatenate(ev), np.concatenate(ew).astype(np.float64)
-    )
+            keep = (a >= 0) & (b >= 0) & (a < b)
+            eu.append(a[keep])
+            ev.append(b[keep])
+            ew.append(np.maximum(zs[idx[ok]], zs[j])[keep].astype(np.float64))
+    u = np.concatenate(eu)
+    del eu
+    v = np.concatenate(ev)
+    del ev
+    w = np.concatenate(ew)
+    del ew
+    level = _minimax(offset, u, v, w)
+    del u, v, w
     f_sorted = np.where(ns >= 0, np.maximum(zs, level[np.maximum(ns, 0)]), np.nan)
     f_sorted = f_sorted.astype(np.float32)
+    del level, zs, ns
     out = []
     for t in tiles:
         perim = f_sorted[np.searchsorted(gs, layout.perimeter(t))]
@@ -299,13 +302,23 @@ def fill_global(layout: Layout, summaries: list[dict]) -> list[dict]:
 
 
 def _minimax(n, u, v, w):
-    both_u = np.concatenate([u, v])
-    both_v = np.concatenate([v, u])
-    both_w = np.concatenate([w, w])
-    order = np.argsort(both_u, kind="stable")
+    """K.minimax on the undirected edges (u, v, w): CSR by a stable sort of the sources, built
+    one half at a time so that at most one 2E-long int64 array is alive at once."""
+    m = u.size
+    src = np.concatenate([u, v])
+    order = np.argsort(src, kind="stable")
     indptr = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(indptr, both_u + 1, 1)
-    return K.minimax(np.cumsum(indptr), both_v[order].astype(np.int64), both_w[order])
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    del src
+    nbr = np.empty(2 * m, dtype=np.int64)
+    lo = order < m
+    nbr[lo] = v[order[lo]]
+    nbr[~lo] = u[order[~lo] - m]
+    wt = np.empty(2 * m, dtype=np.float64)
+    wt[lo] = w[order[lo]]
+    wt[~lo] = w[order[~lo] - m]
+    del order, lo
+    return K.minimax(indptr, nbr, wt)
 
 
 def fill_pass2(
