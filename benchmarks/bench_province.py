@@ -15,10 +15,17 @@ R, K, C and P are likewise smooth seeded functions of the coordinates, made per 
 The run is :func:`pipeline.factors._tiled.run` (fill, routing, accumulation, LS, tile by
 tile, intermediate tiles on disk in a temporary folder), and its sink computes
 A = R·K·LS·C·P with :func:`pipeline.factors.soil_loss.soil_loss_rusle`, the SL 190 classes
-with :func:`pipeline.classify.classify_intensity` and adds each class's area. Printed: wall
-time, seconds per stage, MFD rounds, peak RSS (the child's ``ru_maxrss``: the only process),
-ns per cell, cells/s, load average at start and end. Not a test: numbers depend on the
-machine and its load.
+with :func:`pipeline.classify.classify_intensity` and adds each class's area (the sink and
+the DEM windows work in strips of 256 rows, so their float64 temporaries stay ~30 MiB).
+Printed: wall time, CPU time, seconds per stage and the RSS after each, peak RSS (the
+child's ``ru_maxrss``: the only process), ns per cell, cells/s, flats and MFD rounds, mean
+and largest time per tile job, load average at start and end, and a projection for N nodes
+× 2 cores (:func:`projection`: each tile stage ⌈jobs / (N·cores)⌉ × its mean time per tile
+job, plus the global passes, which do not parallelise; transfers not counted). Stage
+progress goes to stderr. Temporary folders (~17 bytes per cell) are removed on exit, also
+on SIGTERM/SIGHUP. Not a test: numbers depend on the machine and its load.
+
+MEASURED
 """
 
 from __future__ import annotations

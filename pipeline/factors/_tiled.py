@@ -407,22 +407,34 @@ def _flat_perimeter(fw, ring_d, dx, dy) -> tuple[np.ndarray, np.ndarray]:
     return perim, sensitive
 
 
-def flats_exchange(layout: Layout, perims: list[np.ndarray]) -> list[np.ndarray]:
-    """Global (a flats round): each tile's ring distances (ring order, −1 = none) = the
-    neighbours' perimeter distances. Memory: the perimeter cells only."""
+def ring_sources(layout: Layout) -> list[np.ndarray]:
+    """Per tile, for each ring cell (ring order) its index in the concatenation of all the
+    tiles' perimeters (tile order, each in ring order), −1 outside the DEM: computed once,
+    it makes every exchange of a round a gather (every ring cell inside the DEM is on a
+    neighbour's perimeter). int64, as many as the perimeter cells."""
     tiles = layout.tiles
     g = np.concatenate([layout.perimeter(t) for t in tiles])
     order = np.argsort(g, kind="stable")
     gs = g[order]
-    vals = np.concatenate(perims)[order]
     out = []
     for t in tiles:
         ring_g = layout.ring(t)
-        d = np.full(ring_g.size, -1, dtype=np.int32)
+        src = np.full(ring_g.size, -1, dtype=np.int64)
         inside = ring_g >= 0
-        d[inside] = vals[np.searchsorted(gs, ring_g[inside])]
-        out.append(d)
+        src[inside] = order[np.searchsorted(gs, ring_g[inside])]
+        out.append(src)
     return out
+
+
+def flats_exchange(
+    layout: Layout, perims: list[np.ndarray], sources: list[np.ndarray] | None = None
+) -> list[np.ndarray]:
+    """Global (a flats round): each tile's ring distances (ring order, −1 = none) = the
+    neighbours' perimeter distances. Memory: the perimeter cells only. ``sources``:
+    :func:`ring_sources` (computed here when not given)."""
+    sources = ring_sources(layout) if sources is None else sources
+    vals = np.concatenate(perims)
+    return [np.where(src >= 0, vals[np.maximum(src, 0)], -1).astype(np.int32) for src in sources]
 
 
 def route_pass(fw: np.ndarray, ring_d: np.ndarray, dx: float, dy: float) -> np.ndarray:
@@ -464,25 +476,18 @@ def mfd_round(fw, codes, inject, dx, dy, weights="cardinal"):
     return K.mfd_tile(fw, codes, inject, float(dx), float(dy), p, contour, cardinal)
 
 
-def mfd_exchange(layout: Layout, outflows: list[np.ndarray]) -> list[np.ndarray]:
-    """Global (MFD): each tile's perimeter inflow = the neighbours' outflow into it."""
-    tiles = layout.tiles
-    gs_list = [layout.perimeter(t) for t in tiles]
-    g = np.concatenate(gs_list)
-    order = np.argsort(g, kind="stable")
-    gs = g[order]
-    total = np.zeros(g.size)
-    for t, out in zip(tiles, outflows, strict=True):
-        ring_g = layout.ring(t)
-        sel = (ring_g >= 0) & (out != 0)
-        np.add.at(total, np.searchsorted(gs, ring_g[sel]), out[sel])
-    back = np.empty(g.size)
-    back[order] = total
-    res, start = [], 0
-    for gl in gs_list:
-        res.append(back[start : start + gl.size])
-        start += gl.size
-    return res
+def mfd_exchange(
+    layout: Layout, outflows: list[np.ndarray], sources: list[np.ndarray] | None = None
+) -> list[np.ndarray]:
+    """Global (MFD): each tile's perimeter inflow = the neighbours' outflow into it.
+    ``sources``: :func:`ring_sources` (computed here when not given)."""
+    sources = ring_sources(layout) if sources is None else sources
+    sizes = [layout.perimeter(t).size for t in layout.tiles]
+    total = np.zeros(sum(sizes))
+    for src, out in zip(sources, outflows, strict=True):
+        sel = (src >= 0) & (out != 0)
+        np.add.at(total, src[sel], out[sel])
+    return np.split(total, np.cumsum(sizes)[:-1])
 
 
 def ls_pass(zw, cells, codes, *, dx, dy, routing, cap, threshold, m_method, s_method, layers):
@@ -691,9 +696,12 @@ def _flat_rounds(layout, store, perims, dx, dy, workers, times=None, stats=None)
     sensitive = [sv for _, sv in perims]
     perims = [p for p, _ in perims]
     rings = [np.full(layout.ring(t).size, -1, np.int32) for t in tiles]
+    t0 = time.perf_counter()
+    sources = ring_sources(layout)
+    stats["exchange_s"] += time.perf_counter() - t0
     while True:
         t0 = time.perf_counter()
-        new = flats_exchange(layout, perims)
+        new = flats_exchange(layout, perims, sources)
         stats["exchange_s"] += time.perf_counter() - t0
         # a tile runs again only if a ring cell next to one of its flats changed
         todo = [k for k in range(len(tiles)) if np.any((new[k] != rings[k]) & sensitive[k])]
@@ -721,6 +729,9 @@ def _mfd_rounds(layout, store, dx, dy, weights, workers, times=None, stats=None)
     stats["exchange_s"] = 0.0
     tiles = layout.tiles
     p, contour, cardinal = MFD_WEIGHTS[weights]
+    t0 = time.perf_counter()
+    sources = ring_sources(layout)
+    stats["exchange_s"] += time.perf_counter() - t0
     empty = np.empty(0)
 
     def first(t):
@@ -741,7 +752,7 @@ def _mfd_rounds(layout, store, dx, dy, weights, workers, times=None, stats=None)
     rounds = 1
     while True:
         t0 = time.perf_counter()
-        delta = mfd_exchange(layout, outflows)
+        delta = mfd_exchange(layout, outflows, sources)
         stats["exchange_s"] += time.perf_counter() - t0
         todo = [k for k in range(len(tiles)) if np.any(delta[k] != 0)]
         if not todo:
@@ -815,6 +826,8 @@ __all__ = [
     "fill_global",
     "fill_pass1",
     "fill_pass2",
+    "flat_perimeter",
+    "flats_exchange",
     "flats_global",
     "geotiff_reader",
     "halo_free_chunks",
@@ -823,6 +836,7 @@ __all__ = [
     "mfd_exchange",
     "mfd_round",
     "read_window",
+    "ring_sources",
     "route_pass",
     "run",
     "terrain_factors_tiled",
