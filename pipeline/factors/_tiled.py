@@ -482,11 +482,14 @@ def mfd_exchange(
     """Global (MFD): each tile's perimeter inflow = the neighbours' outflow into it.
     ``sources``: :func:`ring_sources` (computed here when not given)."""
     sources = ring_sources(layout) if sources is None else sources
-    sizes = [layout.perimeter(t).size for t in layout.tiles]
-    total = np.zeros(sum(sizes))
+    sizes = [2 * (t.shape[0] + t.shape[1]) - 4 for t in layout.tiles]  # perimeter cells
+    idx, val = [], []
     for src, out in zip(sources, outflows, strict=True):
         sel = (src >= 0) & (out != 0)
-        np.add.at(total, src[sel], out[sel])
+        idx.append(src[sel])
+        val.append(out[sel])
+    # bincount adds in input order: per perimeter cell, 0 + the tiles' outflows in tile order
+    total = np.bincount(np.concatenate(idx), np.concatenate(val), minlength=sum(sizes))
     return np.split(total, np.cumsum(sizes)[:-1])
 
 
