@@ -179,10 +179,12 @@ class Layout:
 
 
 def _ring_rc(nr: int, nc: int) -> tuple[np.ndarray, np.ndarray]:
-    mask = np.zeros((nr, nc), dtype=bool)
-    mask[[0, -1], :] = True
-    mask[:, [0, -1]] = True
-    return np.nonzero(mask)
+    """Rows and columns of the outer ring of an nr × nc block (nr, nc ≥ 2), row-major order
+    (as ``np.nonzero`` of the ring mask), built without the block."""
+    mid = np.arange(1, nr - 1, dtype=np.int64)
+    r = np.concatenate([np.zeros(nc, np.int64), np.repeat(mid, 2), np.full(nc, nr - 1)])
+    c = np.concatenate([np.arange(nc, dtype=np.int64), np.tile([0, nc - 1], nr - 2), np.arange(nc)])
+    return r, c
 
 
 def _ring_mask(nr: int, nc: int) -> np.ndarray:
