@@ -274,9 +274,9 @@ def main(argv=None):
         print(f"  per tile job (s, mean): {per_tile}")
         glob = sum(v for k, v in res["seconds"].items() if k not in TILE_STAGES)
         print(
-            f"  global passes {glob:.1f} s in all (flats exchanges "
-            f"{res['flats']['exchange_s']:.1f} s); flats rounds {res['flats']['rounds']}, "
-            f"tiles per round {res['flats']['round_tiles']}"
+            f"  global passes {glob:.1f} s; flats rounds {res['flats']['rounds']} "
+            f"(exchanges {res['flats']['exchange_s']:.1f} s), tiles per round "
+            f"{res['flats']['round_tiles']}"
             + (
                 f"; MFD exchanges {res['mfd']['exchange_s']:.1f} s, tiles per round "
                 f"{res['mfd']['round_tiles']}"
