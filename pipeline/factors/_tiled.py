@@ -73,7 +73,8 @@ int64 memo), an MFD round ≈ 18, LS ≈ 4 per cell per layer plus the window; i
 100-120 MB for a 2048² tile, independent of the DEM size. The global passes and the driver
 of :func:`run` hold, between stages, only arrays of perimeter or ring cells (≈ 4/t of the
 cells: 2.0 M cells for 10⁹ cells in 2048² tiles): fill_global the perimeter levels, labels
-and spill edges and its graph (≤ ~200 bytes per perimeter cell at its peak), the flats
+and spill edges and its graph (~350 bytes per perimeter cell at its peak: 0.67 GiB for
+10⁹ cells), the flats
 rounds an int32 distance and a flag per perimeter and ring cell, d8_global the links and
 totals, the MFD rounds a float64 outflow per ring cell. So a process holds (tiles in
 flight × tile memory) + O(N/t), N cells; with the default glibc allocator freed tile arrays
@@ -82,10 +83,14 @@ can stay in per-thread arenas, which a fixed mmap threshold avoids
 workflow's flats step) also holds the cells of the flats that touch a tile border (see
 above). On disk, per cell: the filled window (4 bytes), codes (1) and accumulation (8).
 
-Measured (benchmarks/bench_province.py, MFD, no cap, 2048² tiles, 2 threads, a 2-core machine
-shared with a load average of 12-18): 16 M cells 47 s CPU (2.9 µs per cell), peak RSS 0.9 GiB,
-11 MFD rounds; 64 M cells 214 s CPU (3.4 µs per cell), peak RSS 1.9 GiB, 17 MFD rounds. The
-MFD rounds are the largest stage (40 % of the time at 64 M cells).
+Measured (benchmarks/bench_province.py, no cap, 2048² tiles, 2 threads, on a 2-core machine
+shared with other agents, load average 3-9; figures and stage shares there): CPU time per
+cell is flat with the DEM size, D8 2.56 µs at 16 M cells, 2.64 µs at 256 M, TBD at 10⁹
+(256 tiles, wall TBD s, peak RSS TBD MiB); MFD 3.34 µs at 64 M cells (17 MFD rounds, 4
+flats rounds, peak RSS 916 MiB; 1.9 GiB before the flats rounds, the benchmark's strip-wise
+sink and the fixed mmap threshold). The RSS between
+stages stays ~0.3-0.5 GiB from 16 M to 10⁹ cells; the peak is two tiles in flight in the LS
+pass with the benchmark's sink (~0.6-1.1 GiB), and at 10⁹ cells fill_global (1.1 GiB).
 """
 
 from __future__ import annotations
