@@ -33,18 +33,24 @@ child's user + system time, which depends much less on the load than the wall ti
   16 M   D8        4      51      41       2559        0.32 M       650 MiB  flats 4         3.3 → 4.4
   64 M   MFD      16     297     214       3341        0.22 M       916 MiB  flats 4, MFD 17 3.9 → 5.0
   256 M  D8       64    1297     676       2641        0.20 M      1105 MiB  flats 5         4.4 → 7.0
-  10⁹    D8      256    TBD
+  10⁹    D8      256    3029    2513       2513        0.33 M      1712 MiB  flats 6         8.9 → 5.1
 
-(256 M ran before the last changes to fill_global, 10⁹ after: see ``_tiled``.) CPU per
-cell is flat from 16 M to 10⁹ cells; wall time follows the machine's load. Largest stages
+(256 M ran before the last changes to fill_global, 10⁹ after it but before the exchanges'
+precomputed indices, which make its 39 s of flats exchanges a few seconds.) CPU per cell is
+flat from 16 M to 10⁹ cells; wall time follows the machine's load. The 10⁹ run: 51 min,
+15.9 GB of temporary files at most, removed at the end; stages fill pass 1 56 %, fill pass 2
+16 %, LS + sink 11 %, flats rounds 10 %, route 4 %, D8 accumulation 2 %, global passes 1 %. Largest stages
 (256 M, D8): fill pass 1 47 % (labelled priority flood, ~1.2 µs of CPU per cell, plus making
 the DEM window), fill pass 2 18 %, LS + sink 15 %, flats rounds 11 %; the global passes 1 %.
 At 64 M cells, MFD: the MFD rounds 31 % (17 rounds; the later rounds re-run few tiles).
-Peak RSS is reached in ls_pass (two tiles' LS, factors and classes in flight), or, at 10⁹
-cells, in fill_global (the graph of the 2.0 M perimeter cells). Projection from the 256 M
-per-tile times: 1291 s on 1 node (measured 1297 s), 344 s on 4 nodes, 109 s on 16, 69 s on
-64 (× 2 cores; with more slots than tiles each stage takes one tile job, plus the global
-passes).
+Peak RSS is reached in ls_pass (two tiles' LS, factors and classes in flight; 650 MiB at
+16 M, 1.7 GiB at 10⁹ cells, while the RSS between stages stays 0.3-0.5 GiB: most likely
+allocator fragmentation in the worker threads, not data held); fill_global peaks at
+1.1 GiB at 10⁹ cells (the graph of the 2.0 M perimeter cells). Projection (× 2 cores) from
+the per-tile times: 256 M cells 1291 s on 1 node (measured 1297 s), 344 s on 4, 109 s on
+16, 69 s on 64 nodes; 10⁹ cells 3017 s on 1 node (measured 3029 s), 803 s on 4, 250 s on
+16, 112 s on 64 nodes (with more slots than tiles each stage takes one mean tile job, plus
+the global passes, ~26 s at 10⁹ cells).
 """
 
 from __future__ import annotations

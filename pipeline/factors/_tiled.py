@@ -85,12 +85,14 @@ above). On disk, per cell: the filled window (4 bytes), codes (1) and accumulati
 
 Measured (benchmarks/bench_province.py, no cap, 2048² tiles, 2 threads, on a 2-core machine
 shared with other agents, load average 3-9; figures and stage shares there): CPU time per
-cell is flat with the DEM size, D8 2.56 µs at 16 M cells, 2.64 µs at 256 M, TBD at 10⁹
-(256 tiles, wall TBD s, peak RSS TBD MiB); MFD 3.34 µs at 64 M cells (17 MFD rounds, 4
+cell is flat with the DEM size, D8 2.56 µs at 16 M cells, 2.64 µs at 256 M, 2.51 µs at 10⁹
+(256 tiles, 3029 s wall = 0.33 M cells/s at load 9 → 5, peak RSS 1.7 GiB, 6 flats rounds); MFD 3.34 µs at 64 M cells (17 MFD rounds, 4
 flats rounds, peak RSS 916 MiB; 1.9 GiB before the flats rounds, the benchmark's strip-wise
 sink and the fixed mmap threshold). The RSS between
 stages stays ~0.3-0.5 GiB from 16 M to 10⁹ cells; the peak is two tiles in flight in the LS
-pass with the benchmark's sink (~0.6-1.1 GiB), and at 10⁹ cells fill_global (1.1 GiB).
+pass with the benchmark's sink (0.65 GiB at 16 M cells, 1.7 GiB at 10⁹: it drifts up with
+the number of tiles though the data held do not, most likely allocator fragmentation in
+the worker threads), and fill_global (1.1 GiB at 10⁹ cells).
 """
 
 from __future__ import annotations
