@@ -33,6 +33,7 @@ child's user + system time, which depends much less on the load than the wall ti
   16 M   D8        4      51      41       2559        0.32 M       650 MiB  flats 4         3.3 → 4.4
   64 M   MFD      16     297     214       3341        0.22 M       916 MiB  flats 4, MFD 17 3.9 → 5.0
   256 M  D8       64    1297     676       2641        0.20 M      1105 MiB  flats 5         4.4 → 7.0
+  256 M  MFD      64     922     935       3654        0.28 M      1220 MiB  flats 5, MFD 26 3.9 → 2.3
   10⁹    D8      256    3029    2513       2513        0.33 M      1712 MiB  flats 6         8.9 → 5.1
 
 (256 M ran before the last changes to fill_global, 10⁹ after it but before the exchanges'
@@ -42,7 +43,8 @@ flat from 16 M to 10⁹ cells; wall time follows the machine's load. The 10⁹ r
 16 %, LS + sink 11 %, flats rounds 10 %, route 4 %, D8 accumulation 2 %, global passes 1 %. Largest stages
 (256 M, D8): fill pass 1 47 % (labelled priority flood, ~1.2 µs of CPU per cell, plus making
 the DEM window), fill pass 2 18 %, LS + sink 15 %, flats rounds 11 %; the global passes 1 %.
-At 64 M cells, MFD: the MFD rounds 31 % (17 rounds; the later rounds re-run few tiles).
+MFD: the MFD rounds are 31 % at 64 M cells (17 rounds), 29 % at 256 M (26 rounds, 1025
+tile jobs; the later rounds re-run few tiles).
 Peak RSS is reached in ls_pass (two tiles' LS, factors and classes in flight; 650 MiB at
 16 M, 1.7 GiB at 10⁹ cells, while the RSS between stages stays 0.3-0.5 GiB: most likely
 allocator fragmentation in the worker threads, not data held); fill_global peaks at
