@@ -88,9 +88,8 @@ shared with other agents, load average 3-9; figures and stage shares there): CPU
 cell is flat with the DEM size, D8 2.56 µs at 16 M cells, 2.64 µs at 256 M, 2.51 µs at 10⁹
 (256 tiles, 3029 s wall = 0.33 M cells/s at load 9 → 5, peak RSS 1.7 GiB, 6 flats rounds); MFD 3.34 µs at 64 M cells (17 MFD rounds, 4
 flats rounds, peak RSS 916 MiB), 3.65 µs at 256 M (26 MFD rounds, 922 s wall at load 4 → 2,
-peak RSS 1.2 GiB; at 64 M cells 1.9 GiB 1.9 GiB before the flats rounds, the benchmark's strip-wise
-sink and the fixed mmap threshold). The RSS between
-stages stays ~0.3-0.5 GiB from 16 M to 10⁹ cells; the peak is two tiles in flight in the LS
+peak RSS 1.2 GiB; 64 M cells took 1.9 GiB before the flats rounds, the benchmark's
+strip-wise sink and the fixed mmap threshold). The RSS between stages stays ~0.3-0.5 GiB from 16 M to 10⁹ cells; the peak is two tiles in flight in the LS
 pass with the benchmark's sink (0.65 GiB at 16 M cells, 1.7 GiB at 10⁹: it drifts up with
 the number of tiles though the data held do not, most likely allocator fragmentation in
 the worker threads), and fill_global (1.1 GiB at 10⁹ cells).
