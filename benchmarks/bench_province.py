@@ -15,26 +15,64 @@ R, K, C and P are likewise smooth seeded functions of the coordinates, made per 
 The run is :func:`pipeline.factors._tiled.run` (fill, routing, accumulation, LS, tile by
 tile, intermediate tiles on disk in a temporary folder), and its sink computes
 A = R·K·LS·C·P with :func:`pipeline.factors.soil_loss.soil_loss_rusle`, the SL 190 classes
-with :func:`pipeline.classify.classify_intensity` and adds each class's area. Printed: wall
-time, seconds per stage, MFD rounds, peak RSS (the child's ``ru_maxrss``: the only process),
-ns per cell, cells/s, load average at start and end. Not a test: numbers depend on the
-machine and its load.
+with :func:`pipeline.classify.classify_intensity` and adds each class's area (the sink and
+the DEM windows work in strips of 256 rows, so their float64 temporaries stay ~30 MiB).
+Printed: wall time, CPU time, seconds per stage and the RSS after each, peak RSS (the
+child's ``ru_maxrss``: the only process), ns per cell, cells/s, flats and MFD rounds, mean
+and largest time per tile job, load average at start and end, and a projection for N nodes
+× 2 cores (:func:`projection`: each tile stage ⌈jobs / (N·cores)⌉ × its mean time per tile
+job, plus the global passes, which do not parallelise; transfers not counted). Stage
+progress goes to stderr. Temporary folders (~17 bytes per cell) are removed on exit, also
+on SIGTERM/SIGHUP. Not a test: numbers depend on the machine and its load.
+
+Measured with this version on a 2-core machine shared with other agents' jobs (load average
+at start → end of each run given; 2048² tiles, 2 threads, no slope-length cap; CPU = the
+child's user + system time, which depends much less on the load than the wall time)::
+
+  cells  routing tiles  wall s   CPU s  CPU ns/cell  cells/s (wall)  peak RSS  rounds         load
+  16 M   D8        4      51      41       2559        0.32 M       650 MiB  flats 4         3.3 → 4.4
+  64 M   MFD      16     297     214       3341        0.22 M       916 MiB  flats 4, MFD 17 3.9 → 5.0
+  256 M  D8       64    1297     676       2641        0.20 M      1105 MiB  flats 5         4.4 → 7.0
+  256 M  MFD      64     922     935       3654        0.28 M      1220 MiB  flats 5, MFD 26 3.9 → 2.3
+  10⁹    D8      256    3029    2513       2513        0.33 M      1712 MiB  flats 6         8.9 → 5.1
+
+(256 M ran before the last changes to fill_global, 10⁹ after it but before the exchanges'
+precomputed indices, which make its 39 s of flats exchanges a few seconds.) CPU per cell is
+flat from 16 M to 10⁹ cells; wall time follows the machine's load. The 10⁹ run: 51 min,
+15.9 GB of temporary files at most, removed at the end; stages fill pass 1 56 %, fill pass 2
+16 %, LS + sink 11 %, flats rounds 10 %, route 4 %, D8 accumulation 2 %, global passes 1 %. Largest stages
+(256 M, D8): fill pass 1 47 % (labelled priority flood, ~1.2 µs of CPU per cell, plus making
+the DEM window), fill pass 2 18 %, LS + sink 15 %, flats rounds 11 %; the global passes 1 %.
+MFD: the MFD rounds are 31 % at 64 M cells (17 rounds), 29 % at 256 M (26 rounds, 1025
+tile jobs; the later rounds re-run few tiles).
+Peak RSS is reached in ls_pass (two tiles' LS, factors and classes in flight; 650 MiB at
+16 M, 1.7 GiB at 10⁹ cells, while the RSS between stages stays 0.3-0.5 GiB: most likely
+allocator fragmentation in the worker threads, not data held); fill_global peaks at
+1.1 GiB at 10⁹ cells (the graph of the 2.0 M perimeter cells). Projection (× 2 cores) from
+the per-tile times: 256 M cells 1291 s on 1 node (measured 1297 s), 344 s on 4, 109 s on
+16, 69 s on 64 nodes; 10⁹ cells 3017 s on 1 node (measured 3029 s), 803 s on 4, 250 s on
+16, 112 s on 64 nodes (with more slots than tiles each stage takes one mean tile job, plus
+the global passes, ~26 s at 10⁹ cells).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 CELL = 10.0
+STRIP = 256  # rows per strip when making a window or summing a tile's classes
 
 
 def _waves(seed=42):
@@ -61,14 +99,19 @@ def dem_window(r0, r1, c0, c1, waves):
     """DEM rows r0:r1, columns c0:c1 (float32, m): a function of global coordinates only."""
     import numpy as np
 
-    y = np.arange(r0, r1, dtype=np.float64)[:, None] * CELL
+    out = np.empty((r1 - r0, c1 - c0), dtype=np.float32)
     x = np.arange(c0, c1, dtype=np.float64)[None, :] * CELL
-    z = 400.0 + 0.01 * y + 0.004 * x + np.zeros((r1 - r0, c1 - c0))
-    for k, cx, cy, phase, amp in waves:
-        z += amp * np.sin(k * (cx * x + cy * y) + phase)
-    # closed basins: a 3 km lattice of bowls, 0.5-4 km across, a few metres deep
-    z -= 6.0 * np.maximum(0.0, np.cos(2 * np.pi * x / 3000.0) * np.cos(2 * np.pi * y / 3100.0)) ** 8
-    return (np.round(z * 10.0) / 10.0).astype(np.float32)
+    for s0 in range(r0, r1, STRIP):  # strips of rows: float64 temporaries stay small
+        s1 = min(s0 + STRIP, r1)
+        y = np.arange(s0, s1, dtype=np.float64)[:, None] * CELL
+        z = 400.0 + 0.01 * y + 0.004 * x + np.zeros((s1 - s0, c1 - c0))
+        for k, cx, cy, phase, amp in waves:
+            z += amp * np.sin(k * (cx * x + cy * y) + phase)
+        # closed basins: a 3 km lattice of bowls, 0.5-4 km across, a few metres deep
+        bowl = np.cos(2 * np.pi * x / 3000.0) * np.cos(2 * np.pi * y / 3100.0)
+        z -= 6.0 * np.maximum(0.0, bowl) ** 8
+        out[s0 - r0 : s1 - r0] = np.round(z * 10.0) / 10.0
+    return out
 
 
 def factors_window(r0, r1, c0, c1):
@@ -97,6 +140,10 @@ def child(side: int, routing: str, tile: int, workers: int, cap: float | None) -
     cell_ha = CELL * CELL / 1e4
 
     cache = Path(tempfile.mkdtemp(prefix="bench-province-dem-"))
+    lock = threading.Lock()
+    # temporary folders go even when the run is stopped (SIGTERM, SIGHUP → SystemExit → finally)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
 
     def read(r0, r1, c0, c1):
         # a tile's window is read 3 times (fill passes 1 and 2, LS): generated once and kept
@@ -109,40 +156,91 @@ def child(side: int, routing: str, tile: int, workers: int, cap: float | None) -
         return z
 
     def sink(t, stack):
-        ls = stack[0]
-        r, k, c, p = factors_window(t.r0, t.r1, t.c0, t.c1)
-        a = soil_loss_rusle(
-            r=xr.DataArray(r, dims=("y", "x")),
-            k=xr.DataArray(k, dims=("y", "x")),
-            ls=xr.DataArray(ls, dims=("y", "x")),
-            c=xr.DataArray(c, dims=("y", "x")),
-            p=xr.DataArray(p, dims=("y", "x")),
-        )
-        cls = classify_intensity(a).values
-        codes = np.where(np.isnan(cls), 0, cls).astype(np.int64)
-        areas[:] += np.bincount(codes.ravel(), minlength=7)[:7] * cell_ha
+        counts = np.zeros(7)
+        for s0 in range(t.r0, t.r1, STRIP):  # cell by cell, so strips of rows change nothing
+            s1 = min(s0 + STRIP, t.r1)
+            ls = stack[0, s0 - t.r0 : s1 - t.r0]
+            r, k, c, p = factors_window(s0, s1, t.c0, t.c1)
+            a = soil_loss_rusle(
+                r=xr.DataArray(r, dims=("y", "x")),
+                k=xr.DataArray(k, dims=("y", "x")),
+                ls=xr.DataArray(ls, dims=("y", "x")),
+                c=xr.DataArray(c, dims=("y", "x")),
+                p=xr.DataArray(p, dims=("y", "x")),
+            )
+            cls = classify_intensity(a).values
+            codes = np.where(np.isnan(cls), 0, cls).astype(np.int64)
+            counts += np.bincount(codes.ravel(), minlength=7)[:7]
+        with lock:
+            areas[:] += counts * cell_ha
 
     t0 = time.perf_counter()
-    info = _tiled.run(
-        read,
-        (side, side),
-        dx=CELL,
-        dy=CELL,
-        sink=sink,
-        tile=(tile, tile),
-        routing=routing,
-        max_slope_length_m=cap,
-        layers=("ls_factor",),
-        workers=workers,
-    )
+    try:
+        info = _tiled.run(
+            read,
+            (side, side),
+            dx=CELL,
+            dy=CELL,
+            sink=sink,
+            tile=(tile, tile),
+            routing=routing,
+            max_slope_length_m=cap,
+            layers=("ls_factor",),
+            workers=workers,
+            log=lambda msg: print(
+                f"  [{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True
+            ),
+        )
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
     info["wall_s"] = time.perf_counter() - t0
-    shutil.rmtree(cache, ignore_errors=True)
     info["cells"] = side * side
     info["areas_ha"] = areas.tolist()
     use = resource.getrusage(resource.RUSAGE_SELF)
     info["peak_rss_mib"] = use.ru_maxrss / 1024.0
     info["cpu_s"] = use.ru_utime + use.ru_stime
     return info
+
+
+#: stages that run one job per tile (the rest are global passes, one process)
+TILE_STAGES = (
+    "fill_pass1",
+    "fill_pass2",
+    "flats_rounds",
+    "route_pass",
+    "d8_pass2",
+    "mfd_rounds",
+    "ls_pass",
+)
+
+
+def projection(res: dict, nodes: int, cores: int = 2) -> float:
+    """Projected wall time (s) on ``nodes`` × ``cores``: every tile stage takes
+    ⌈jobs / (nodes·cores)⌉ × its mean measured time per tile job (MFD: per round, round 1
+    and the later delta rounds apart), the global passes take their measured time (they
+    run in one process), file transfer between nodes is not counted."""
+    slots = nodes * cores
+    total = 0.0
+    for stage, secs in res["seconds"].items():
+        times = res["tile_seconds"].get(stage) or []
+        if stage not in TILE_STAGES or not times:
+            total += secs
+            continue
+        if stage == "flats_rounds":  # round 1 runs in fill_pass2; later rounds are alike
+            n = res["flats"]["round_tiles"][1:]
+            total += sum(math.ceil(k / slots) for k in n) * sum(times) / len(times)
+            total += res["flats"]["exchange_s"]
+            continue
+        if stage == "mfd_rounds":  # round 1 accumulates whole tiles, later rounds a change
+            n = res["mfd"]["round_tiles"]
+            first, later = times[: n[0]], times[n[0] :]
+            total += math.ceil(n[0] / slots) * sum(first) / len(first)
+            mean_later = sum(later) / len(later) if later else 0.0
+            total += sum(math.ceil(k / slots) for k in n[1:]) * mean_later
+            total += res["mfd"]["exchange_s"]
+            continue
+        total += math.ceil(len(times) / slots) * sum(times) / len(times)
+    return total
 
 
 def main(argv=None):
@@ -164,11 +262,14 @@ def main(argv=None):
         cmd += ["--tile", str(args.tile), "--workers", str(args.workers)]
         if args.cap is not None:
             cmd += ["--cap", str(args.cap)]
-        env = dict(os.environ, OMP_NUM_THREADS="1")
+        # a fixed mmap threshold: tile-sized arrays go back to the system when freed instead
+        # of fragmenting glibc's per-thread arenas (with the default, dynamic threshold the
+        # resident size drifts up with the number of tiles)
+        env = dict(os.environ, OMP_NUM_THREADS="1", MALLOC_MMAP_THRESHOLD_="1048576")
         t0 = time.perf_counter()
         proc = subprocess.run(
             cmd,
-            capture_output=True,
+            stdout=subprocess.PIPE,
             text=True,
             env=env,
             check=False,
@@ -176,7 +277,7 @@ def main(argv=None):
         )
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
-            raise SystemExit(f"child failed:\n{proc.stderr}")
+            raise SystemExit(f"child failed (exit {proc.returncode}), see its messages above")
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         cells = res["cells"]
         stages = ", ".join(f"{k} {v:.1f}" for k, v in res["seconds"].items())
@@ -190,6 +291,31 @@ def main(argv=None):
             + f", load {load0:.1f} → {os.getloadavg()[0]:.1f}"
         )
         print(f"  stages (s): {stages}")
+        rss = ", ".join(f"{k} {v:.0f}" for k, v in res["rss_mib"].items())
+        print(f"  RSS after each stage (MiB): {rss}")
+        per_tile = ", ".join(
+            f"{k} {sum(v) / len(v):.2f} (max {max(v):.2f}, {len(v)} jobs)"
+            for k, v in res["tile_seconds"].items()
+            if v
+        )
+        print(f"  per tile job (s, mean): {per_tile}")
+        glob = sum(v for k, v in res["seconds"].items() if k not in TILE_STAGES)
+        print(
+            f"  global passes {glob:.1f} s; flats rounds {res['flats']['rounds']} "
+            f"(exchanges {res['flats']['exchange_s']:.1f} s), tiles per round "
+            f"{res['flats']['round_tiles']}"
+            + (
+                f"; MFD exchanges {res['mfd']['exchange_s']:.1f} s, tiles per round "
+                f"{res['mfd']['round_tiles']}"
+                if "mfd" in res
+                else ""
+            )
+        )
+        proj = ", ".join(
+            f"{n} × {args.workers} cores {projection(res, n, args.workers):.0f} s"
+            for n in (1, 4, 16, 64)
+        )
+        print(f"  projection (nodes × cores, from the per-tile times): {proj}")
         areas = res["areas_ha"]
         print(f"  class areas (ha, nodata, 微度 … 剧烈): {[round(a) for a in areas]}")
         sys.stdout.flush()

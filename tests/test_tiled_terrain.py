@@ -166,3 +166,34 @@ def test_geotiff_windows(tmp_path):
     _tiled.run(read, shape, dx=dx, dy=dy, sink=sink, tile=(64, 64), layers=("ls_factor",), **kw)
     single = T.ls_factor(dem, **kw)
     np.testing.assert_allclose(ls, single.values, rtol=1e-6, equal_nan=True)
+
+
+def test_flats_rounds_give_the_global_ring_distances(tmp_path):
+    """The rounds of perimeter distances (run's flats step, memory of the perimeters) reach
+    the single-process breadth-first distances at every ring cell, as the global pass over
+    whole border flats (flats_global) does, and need more than one round on this DEM."""
+    z = hard_dem()
+    zf, _, dist = _single(z)
+    layout = _tiled.Layout(z.shape, TILE)
+    store = _tiled.TileStore(tmp_path)
+    padded = np.pad(zf, 1, constant_values=np.nan)
+    first, summaries = [], []
+    for t in layout.tiles:
+        fw = np.ascontiguousarray(padded[t.r0 : t.r1 + 2, t.c0 : t.c1 + 2])
+        store.save("filled", t, fw=fw)
+        first.append(_tiled._flat_perimeter(fw, np.full(layout.ring(t).size, -1), CELL, CELL))
+        cls = K.classify(fw, 1, 1, *t.shape)
+        pos, kind = K.flat_components(fw, cls)
+        r, c = np.divmod(pos, t.shape[1])
+        summaries.append({"r": r, "c": c, "z": fw[r + 1, c + 1], "kind": kind})
+    stats = {}
+    rings = _tiled._flat_rounds(layout, store, first, CELL, CELL, 1, stats=stats)
+    assert stats["rounds"] > 2
+    flat_d = np.where(np.isnan(zf) | (dist == K.INF), -1, dist).ravel()
+    for t, ring, ref in zip(
+        layout.tiles, rings, _tiled.flats_global(layout, summaries, windows=False), strict=True
+    ):
+        g = layout.ring(t)
+        expect = np.where(g >= 0, flat_d[np.maximum(g, 0)], -1)
+        np.testing.assert_array_equal(ring, expect)
+        np.testing.assert_array_equal(ring, ref)

@@ -12,7 +12,10 @@ Stages (each per-tile step is an independent job; its inputs and outputs are the
   1. fill_pass1   (tile)   labelled priority flood from the tile's perimeter → spill graph
   2. fill_global  (global) minimax levels of all perimeter cells     → perimeter + ring levels
   3. fill_pass2   (tile)   priority flood from the perimeter levels  → filled window, flats
-  4. flats_global (global) breadth-first distances on border flats   → ring distances
+  4. flats        :func:`run`: rounds of flat_perimeter (tile) and flats_exchange (global)
+                  until no ring changes; the workflow (``pipeline/stages/tiles.py``):
+                  flats_global (global), breadth-first search on whole border flats
+                                                                      → ring distances
   5. route_pass   (tile)   D8 codes (+ D8: local accumulation and perimeter links)
   6. accumulate   D8: d8_global (global) + d8_pass2 (tile); MFD: rounds of mfd_round (tile)
                   and mfd_exchange (global) until no tile's inflow changes
@@ -35,9 +38,18 @@ Method
   neighbour of the same level one breadth-first step nearer to the flat's drains (its cells
   with a lower neighbour, or on the DEM edge/nodata) — Garbrecht & Martz (1997, J. Hydrology
   193: 204-213) "towards lower" gradient, a function of the filled surface only, used by the
-  single-process path too (``_tiled_kernels.route``). Flats that touch a tile's border are
-  sent whole to the global pass (their cells, plus drains on tile perimeters), which runs the
-  breadth-first search across tiles; tile jobs then start their search from the ring's
+  single-process path too (``_tiled_kernels.route``). The distances across tiles come
+  either (a) from rounds, in :func:`run`: each tile runs the breadth-first search from its
+  drains and from its ring's current distances and sends its perimeter distances to the
+  neighbours (:func:`flats_exchange`); distances are lengths of real paths, so they only
+  decrease, a tile runs again only when a ring cell next to one of its flats (same level)
+  changed, and after k rounds every cell whose shortest path to a drain crosses fewer than
+  k tile borders is exact (a distributed Bellman-Ford; 4 rounds on the benchmark DEMs,
+  whose filled basins are smaller than a tile); or (b) from one global pass
+  (:func:`flats_global`) that receives every flat touching a tile border whole and runs
+  the search across tiles: one step, but its memory grows with those flats (4.4 % of the
+  cells of the benchmark DEM, ~70 bytes each in the pass: ~3 GB at 10⁹ cells). Both give
+  the same ring distances (tested). Tile jobs then start their search from the ring's
   global distances. Other cells take the steepest descent, ties in E, SE, …, NE order.
 - D8 accumulation: Barnes (2017), Parallel non-divergent flow accumulation for trillion
   cell digital elevation models on desktops or clusters, Environmental Modelling & Software
@@ -58,16 +70,29 @@ Memory per tile job (t × t cells, ring included): pass 1 ≈ 21 bytes per cell 
 label int32, level float32, heap ≤ 8 per cell at worst), pass 2 ≈ 14, route ≈ 18 (filled
 window, codes, int32 distances, queue), D8 accumulation ≈ 26 (codes, float64 accumulation,
 int64 memo), an MFD round ≈ 18, LS ≈ 4 per cell per layer plus the window; i.e. about
-100-120 MB for a 2048² tile, independent of the DEM size. The global passes hold the
-perimeter cells only (≈ 4/t of the cells, ~50 bytes each: 1.2 M cells and ~60 MB for 10⁹
-cells in 2048² tiles), plus, for flats, the cells of flats that touch a tile border (a
-filled lake or a flat plain crossing a border is held whole by the flats pass). On disk, per
-cell: the filled window (4 bytes), codes (1) and accumulation (8).
+100-120 MB for a 2048² tile, independent of the DEM size. The global passes and the driver
+of :func:`run` hold, between stages, only arrays of perimeter or ring cells (≈ 4/t of the
+cells: 2.0 M cells for 10⁹ cells in 2048² tiles): fill_global the perimeter levels, labels
+and spill edges and its graph (~350 bytes per perimeter cell at its peak: 0.67 GiB for
+10⁹ cells), the flats
+rounds an int32 distance and a flag per perimeter and ring cell, d8_global the links and
+totals, the MFD rounds a float64 outflow per ring cell. So a process holds (tiles in
+flight × tile memory) + O(N/t), N cells; with the default glibc allocator freed tile arrays
+can stay in per-thread arenas, which a fixed mmap threshold avoids
+(``MALLOC_MMAP_THRESHOLD_=1048576``, as the benchmark sets). :func:`flats_global` (the
+workflow's flats step) also holds the cells of the flats that touch a tile border (see
+above). On disk, per cell: the filled window (4 bytes), codes (1) and accumulation (8).
 
-Measured (benchmarks/bench_province.py, MFD, no cap, 2048² tiles, 2 threads, a 2-core machine
-shared with a load average of 12-18): 16 M cells 47 s CPU (2.9 µs per cell), peak RSS 0.9 GiB,
-11 MFD rounds; 64 M cells 214 s CPU (3.4 µs per cell), peak RSS 1.9 GiB, 17 MFD rounds. The
-MFD rounds are the largest stage (40 % of the time at 64 M cells).
+Measured (benchmarks/bench_province.py, no cap, 2048² tiles, 2 threads, on a 2-core machine
+shared with other agents, load average 3-9; figures and stage shares there): CPU time per
+cell is flat with the DEM size, D8 2.56 µs at 16 M cells, 2.64 µs at 256 M, 2.51 µs at 10⁹
+(256 tiles, 3029 s wall = 0.33 M cells/s at load 9 → 5, peak RSS 1.7 GiB, 6 flats rounds); MFD 3.34 µs at 64 M cells (17 MFD rounds, 4
+flats rounds, peak RSS 916 MiB), 3.65 µs at 256 M (26 MFD rounds, 922 s wall at load 4 → 2,
+peak RSS 1.2 GiB; 64 M cells took 1.9 GiB before the flats rounds, the benchmark's
+strip-wise sink and the fixed mmap threshold). The RSS between stages stays ~0.3-0.5 GiB from 16 M to 10⁹ cells; the peak is two tiles in flight in the LS
+pass with the benchmark's sink (0.65 GiB at 16 M cells, 1.7 GiB at 10⁹: it drifts up with
+the number of tiles though the data held do not, most likely allocator fragmentation in
+the worker threads), and fill_global (1.1 GiB at 10⁹ cells).
 """
 
 from __future__ import annotations
@@ -161,10 +186,12 @@ class Layout:
 
 
 def _ring_rc(nr: int, nc: int) -> tuple[np.ndarray, np.ndarray]:
-    mask = np.zeros((nr, nc), dtype=bool)
-    mask[[0, -1], :] = True
-    mask[:, [0, -1]] = True
-    return np.nonzero(mask)
+    """Rows and columns of the outer ring of an nr × nc block (nr, nc ≥ 2), row-major order
+    (as ``np.nonzero`` of the ring mask), built without the block."""
+    mid = np.arange(1, nr - 1, dtype=np.int64)
+    r = np.concatenate([np.zeros(nc, np.int64), np.repeat(mid, 2), np.full(nc, nr - 1)])
+    c = np.concatenate([np.arange(nc, dtype=np.int64), np.tile([0, nc - 1], nr - 2), np.arange(nc)])
+    return r, c
 
 
 def _ring_mask(nr: int, nc: int) -> np.ndarray:
@@ -228,26 +255,23 @@ def fill_global(layout: Layout, summaries: list[dict]) -> list[dict]:
     eu, ev, ew = [], [], []
     offset = 1  # node 0 is the ocean
     for t, s in zip(tiles, summaries, strict=True):
-        g = layout.perimeter(t)
-        node = np.where(s["plab"] == 1, 0, offset + np.arange(g.size))
-        node = np.where(s["plab"] == 0, -1, node)
-        g_all.append(g)
+        n = s["plab"].size
+        node = np.where(s["plab"] == 1, 0, offset + np.arange(n, dtype=np.int64))
+        node_all.append(np.where(s["plab"] == 0, -1, node))
+        g_all.append(layout.perimeter(t))
         z_all.append(s["pz"])
-        node_all.append(node)
-
-        def to_node(lab, offset=offset):
-            return np.where(lab == 1, 0, offset + lab.astype(np.int64) - 2)
-
-        eu.append(to_node(s["ea"]))
-        ev.append(to_node(s["eb"]))
-        ew.append(s["ew"])
-        offset += g.size
+        for lab, out in ((s["ea"], eu), (s["eb"], ev)):
+            out.append(np.where(lab == 1, 0, offset + lab.astype(np.int64) - 2))
+        ew.append(s["ew"].astype(np.float64))
+        offset += n
     g_all = np.concatenate(g_all)
-    z_all = np.concatenate(z_all)
-    node_all = np.concatenate(node_all)
     order = np.argsort(g_all, kind="stable")
-    gs, zs, ns = g_all[order], z_all[order], node_all[order]
-    # edges between adjacent perimeter cells of neighbouring tiles
+    gs = g_all[order]
+    zs = np.concatenate(z_all)[order]
+    ns = np.concatenate(node_all)[order]
+    del g_all, z_all, node_all, order
+    # edges between adjacent perimeter cells of neighbouring tiles, each pair once (a < b;
+    # the other tile sees it as b, a)
     for t in tiles:
         g = layout.perimeter(t)
         r, c = np.divmod(g, ncol)
@@ -260,15 +284,21 @@ def fill_global(layout: Layout, summaries: list[dict]) -> list[dict]:
                 continue
             j = np.searchsorted(gs, rr[ok] * ncol + cc[ok])
             a, b = ns[idx[ok]], ns[j]
-            valid = (a >= 0) & (b >= 0) & (a != b)
-            eu.append(a[valid])
-            ev.append(b[valid])
-            ew.append(np.maximum(zs[idx[ok]], zs[j])[valid])
-    level = _minimax(
-        offset, np.concatenate(eu), np.concatenate(ev), np.concatenate(ew).astype(np.float64)
-    )
+            keep = (a >= 0) & (b >= 0) & (a < b)
+            eu.append(a[keep])
+            ev.append(b[keep])
+            ew.append(np.maximum(zs[idx[ok]], zs[j])[keep].astype(np.float64))
+    u = np.concatenate(eu)
+    del eu
+    v = np.concatenate(ev)
+    del ev
+    w = np.concatenate(ew)
+    del ew
+    level = _minimax(offset, u, v, w)
+    del u, v, w
     f_sorted = np.where(ns >= 0, np.maximum(zs, level[np.maximum(ns, 0)]), np.nan)
     f_sorted = f_sorted.astype(np.float32)
+    del level, zs, ns
     out = []
     for t in tiles:
         perim = f_sorted[np.searchsorted(gs, layout.perimeter(t))]
@@ -281,21 +311,36 @@ def fill_global(layout: Layout, summaries: list[dict]) -> list[dict]:
 
 
 def _minimax(n, u, v, w):
-    both_u = np.concatenate([u, v])
-    both_v = np.concatenate([v, u])
-    both_w = np.concatenate([w, w])
-    order = np.argsort(both_u, kind="stable")
+    """K.minimax on the undirected edges (u, v, w): CSR by a stable sort of the sources, built
+    one half at a time so that at most one 2E-long int64 array is alive at once."""
+    m = u.size
+    src = np.concatenate([u, v])
+    order = np.argsort(src, kind="stable")
     indptr = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(indptr, both_u + 1, 1)
-    return K.minimax(np.cumsum(indptr), both_v[order].astype(np.int64), both_w[order])
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    del src
+    nbr = np.empty(2 * m, dtype=np.int64)
+    lo = order < m
+    nbr[lo] = v[order[lo]]
+    nbr[~lo] = u[order[~lo] - m]
+    wt = np.empty(2 * m, dtype=np.float64)
+    wt[lo] = w[order[lo]]
+    wt[~lo] = w[order[~lo] - m]
+    del order, lo
+    return K.minimax(indptr, nbr, wt)
 
 
-def fill_pass2(zw: np.ndarray, perim: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Per tile: the filled window (tile + ring levels) and the summary of its border flats."""
+def fill_pass2(
+    zw: np.ndarray, perim: np.ndarray, ring: np.ndarray, *, flats: bool = True
+) -> tuple[np.ndarray, dict | None]:
+    """Per tile: the filled window (tile + ring levels) and the summary of its border flats
+    (for :func:`flats_global`; None with ``flats=False``, for :func:`flat_perimeter` rounds)."""
     nr, nc = zw.shape[0] - 2, zw.shape[1] - 2
     fw = np.empty_like(zw)
     fw[1:-1, 1:-1] = K.fill_from_perimeter(zw, perim.astype(np.float32))
     fw[_ring_mask(nr + 2, nc + 2)] = ring
+    if not flats:
+        return fw, None
     cls = K.classify(fw, 1, 1, nr, nc)
     pos, kind = K.flat_components(fw, cls)
     r, c = np.divmod(pos, nc)
@@ -334,6 +379,71 @@ def flats_global(
         win[_ring_mask(nr + 2, nc + 2)] = d
         out.append(win)
     return out
+
+
+def _ring_window(shape: tuple[int, int], ring_d: np.ndarray) -> np.ndarray:
+    win = np.full(shape, -1, dtype=np.int32)
+    win[_ring_mask(*shape)] = ring_d
+    return win
+
+
+def flat_perimeter(fw: np.ndarray, ring_d: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """Per tile (a flats round): breadth-first distance of the tile's perimeter cells to the
+    flats' drains, with the ring's current distances (ring order, −1 = none) as sources;
+    returns int32 in perimeter order, −1 where none is known (nodata, or a flat not yet
+    reached). Values are lengths of real paths, so they only decrease from round to round."""
+    return _flat_perimeter(fw, ring_d, dx, dy)[0]
+
+
+def _flat_perimeter(fw, ring_d, dx, dy) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`flat_perimeter` and the ring cells that can change the tile's distances:
+    those next to a flat tile cell of the same filled level (bool, ring order)."""
+    nr, nc = fw.shape[0] - 2, fw.shape[1] - 2
+    _, dist = K.route(fw, 1, 1, nr, nc, float(dx), float(dy), _ring_window(fw.shape, ring_d))
+    d = dist[_ring_rc(nr, nc)]
+    perim = np.where(d == K.INF, -1, d).astype(np.int32)
+    # the breadth-first search enters the tile from a ring cell only into a flat cell
+    # (no lower neighbour, not next to nodata/the DEM edge: dist ≠ 0) of the same level
+    rr, rc = _ring_rc(nr + 2, nc + 2)
+    zr = fw[rr, rc]
+    sensitive = np.zeros(rr.size, dtype=bool)
+    for k in range(8):
+        tr, tc = rr + _routing.DR[k] - 1, rc + _routing.DC[k] - 1  # tile coordinates
+        ok = (tr >= 0) & (tr < nr) & (tc >= 0) & (tc < nc)
+        tr, tc = np.where(ok, tr, 0), np.where(ok, tc, 0)
+        zt = fw[tr + 1, tc + 1]
+        sensitive |= ok & (dist[tr, tc] != 0) & ~np.isnan(zt) & (zt == zr)
+    return perim, sensitive
+
+
+def ring_sources(layout: Layout) -> list[np.ndarray]:
+    """Per tile, for each ring cell (ring order) its index in the concatenation of all the
+    tiles' perimeters (tile order, each in ring order), −1 outside the DEM: computed once,
+    it makes every exchange of a round a gather (every ring cell inside the DEM is on a
+    neighbour's perimeter). int64, as many as the perimeter cells."""
+    tiles = layout.tiles
+    g = np.concatenate([layout.perimeter(t) for t in tiles])
+    order = np.argsort(g, kind="stable")
+    gs = g[order]
+    out = []
+    for t in tiles:
+        ring_g = layout.ring(t)
+        src = np.full(ring_g.size, -1, dtype=np.int64)
+        inside = ring_g >= 0
+        src[inside] = order[np.searchsorted(gs, ring_g[inside])]
+        out.append(src)
+    return out
+
+
+def flats_exchange(
+    layout: Layout, perims: list[np.ndarray], sources: list[np.ndarray] | None = None
+) -> list[np.ndarray]:
+    """Global (a flats round): each tile's ring distances (ring order, −1 = none) = the
+    neighbours' perimeter distances. Memory: the perimeter cells only. ``sources``:
+    :func:`ring_sources` (computed here when not given)."""
+    sources = ring_sources(layout) if sources is None else sources
+    vals = np.concatenate(perims)
+    return [np.where(src >= 0, vals[np.maximum(src, 0)], -1).astype(np.int32) for src in sources]
 
 
 def route_pass(fw: np.ndarray, ring_d: np.ndarray, dx: float, dy: float) -> np.ndarray:
@@ -375,25 +485,21 @@ def mfd_round(fw, codes, inject, dx, dy, weights="cardinal"):
     return K.mfd_tile(fw, codes, inject, float(dx), float(dy), p, contour, cardinal)
 
 
-def mfd_exchange(layout: Layout, outflows: list[np.ndarray]) -> list[np.ndarray]:
-    """Global (MFD): each tile's perimeter inflow = the neighbours' outflow into it."""
-    tiles = layout.tiles
-    gs_list = [layout.perimeter(t) for t in tiles]
-    g = np.concatenate(gs_list)
-    order = np.argsort(g, kind="stable")
-    gs = g[order]
-    total = np.zeros(g.size)
-    for t, out in zip(tiles, outflows, strict=True):
-        ring_g = layout.ring(t)
-        sel = (ring_g >= 0) & (out != 0)
-        np.add.at(total, np.searchsorted(gs, ring_g[sel]), out[sel])
-    back = np.empty(g.size)
-    back[order] = total
-    res, start = [], 0
-    for gl in gs_list:
-        res.append(back[start : start + gl.size])
-        start += gl.size
-    return res
+def mfd_exchange(
+    layout: Layout, outflows: list[np.ndarray], sources: list[np.ndarray] | None = None
+) -> list[np.ndarray]:
+    """Global (MFD): each tile's perimeter inflow = the neighbours' outflow into it.
+    ``sources``: :func:`ring_sources` (computed here when not given)."""
+    sources = ring_sources(layout) if sources is None else sources
+    sizes = [2 * (t.shape[0] + t.shape[1]) - 4 for t in layout.tiles]  # perimeter cells
+    idx, val = [], []
+    for src, out in zip(sources, outflows, strict=True):
+        sel = (src >= 0) & (out != 0)
+        idx.append(src[sel])
+        val.append(out[sel])
+    # bincount adds in input order: per perimeter cell, 0 + the tiles' outflows in tile order
+    total = np.bincount(np.concatenate(idx), np.concatenate(val), minlength=sum(sizes))
+    return np.split(total, np.cumsum(sizes)[:-1])
 
 
 def ls_pass(zw, cells, codes, *, dx, dy, routing, cap, threshold, m_method, s_method, layers):
@@ -425,11 +531,35 @@ def ls_pass(zw, cells, codes, *, dx, dy, routing, cap, threshold, m_method, s_me
 
 
 # ---------------------------------------------------------------------------- driver
-def _map(fn, items, workers):
+def _rss_mib() -> tuple[float, float]:
+    """(current, peak) resident set size of this process in MiB (Linux; NaN elsewhere)."""
+    vals = {"VmRSS": float("nan"), "VmHWM": float("nan")}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                key = line.split(":", 1)[0]
+                if key in vals:
+                    vals[key] = int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return vals["VmRSS"], vals["VmHWM"]
+
+
+def _map(fn, items, workers, times: list | None = None):
+    """``[fn(x) for x in items]`` on ``workers`` threads; appends each call's seconds to
+    ``times`` (the per-tile times from which a benchmark projects a cluster run)."""
+
+    def call(x):
+        t0 = time.perf_counter()
+        res = fn(x)
+        if times is not None:
+            times.append(time.perf_counter() - t0)
+        return res
+
     if workers <= 1:
-        return [fn(x) for x in items]
+        return [call(x) for x in items]
     with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(fn, items))
+        return list(pool.map(call, items))
 
 
 def run(
@@ -470,51 +600,73 @@ def run(
     info: dict = {"tiles": len(tiles), "seconds": {}}
     say = log or (lambda _msg: None)
 
+    info["rss_mib"] = {}
+    info["tile_seconds"] = {}
+
     def timed(name, fn):
         t0 = time.perf_counter()
-        res = fn()
+        res = fn(info["tile_seconds"].setdefault(name, []))
         info["seconds"][name] = time.perf_counter() - t0
-        say(f"{name}: {info['seconds'][name]:.2f} s")
+        rss, peak = _rss_mib()
+        info["rss_mib"][name] = rss
+        say(f"{name}: {info['seconds'][name]:.2f} s, RSS {rss:.0f} MiB (peak {peak:.0f} MiB)")
         return res
 
     try:
         s1 = timed(
             "fill_pass1",
-            lambda: _map(lambda t: fill_pass1(read_window(read, shape, t)), tiles, workers),
+            lambda ts: _map(lambda t: fill_pass1(read_window(read, shape, t)), tiles, workers, ts),
         )
-        levels = timed("fill_global", lambda: fill_global(layout, s1))
+        levels = timed("fill_global", lambda _: fill_global(layout, s1))
         s1 = None  # free before the next stage
 
         def p2(args):
             t, lv = args
-            fw, flats = fill_pass2(read_window(read, shape, t), lv["perim"], lv["ring"])
+            fw, _ = fill_pass2(read_window(read, shape, t), lv["perim"], lv["ring"], flats=False)
             store.save("filled", t, fw=fw)
-            return flats
+            # first flats round, on the window in memory: no ring distances known yet
+            return _flat_perimeter(fw, np.full(layout.ring(t).size, -1, np.int32), dx, dy)
 
-        s2 = timed("fill_pass2", lambda: _map(p2, list(zip(tiles, levels, strict=True)), workers))
+        perims = timed(
+            "fill_pass2", lambda ts: _map(p2, list(zip(tiles, levels, strict=True)), workers, ts)
+        )
         levels = None  # free before the next stage
-        ring_d = timed("flats_global", lambda: flats_global(layout, s2))
-        s2 = None  # free before the next stage
+        ring_d = timed(
+            "flats_rounds",
+            lambda ts: _flat_rounds(
+                layout, store, perims, dx, dy, workers, ts, info.setdefault("flats", {})
+            ),
+        )
+        perims = None
+        info["flats_rounds"] = info["flats"]["rounds"]
 
         def p3(args):
             t, rd = args
-            codes = route_pass(store.load("filled", t, "fw"), rd, dx, dy)
+            fw = store.load("filled", t, "fw")
+            codes = route_pass(fw, _ring_window(fw.shape, rd), dx, dy)
             store.save("codes", t, codes=codes)
             return d8_pass1(codes, layout, t) if routing == "d8" else None
 
-        s3 = timed("route_pass", lambda: _map(p3, list(zip(tiles, ring_d, strict=True)), workers))
+        s3 = timed(
+            "route_pass", lambda ts: _map(p3, list(zip(tiles, ring_d, strict=True)), workers, ts)
+        )
         ring_d = None  # free before the next stage
         if routing == "d8":
-            inflow = timed("d8_global", lambda: d8_global(layout, s3))
+            inflow = timed("d8_global", lambda _: d8_global(layout, s3))
 
             def p4(args):
                 t, inj = args
                 store.save("cells", t, cells=K.d8_accumulate(store.load("codes", t, "codes"), inj))
 
-            timed("d8_pass2", lambda: _map(p4, list(zip(tiles, inflow, strict=True)), workers))
+            timed(
+                "d8_pass2", lambda ts: _map(p4, list(zip(tiles, inflow, strict=True)), workers, ts)
+            )
         else:
             info["mfd_rounds"] = timed(
-                "mfd_rounds", lambda: _mfd_rounds(layout, store, dx, dy, mfd_weights, workers)
+                "mfd_rounds",
+                lambda ts: _mfd_rounds(
+                    layout, store, dx, dy, mfd_weights, workers, ts, info.setdefault("mfd", {})
+                ),
             )
 
         def p5(t):
@@ -533,7 +685,7 @@ def run(
             )
             sink(t, stack)
 
-        timed("ls_pass", lambda: _map(p5, tiles, workers))
+        timed("ls_pass", lambda ts: _map(p5, tiles, workers, ts))
     finally:
         if tmp and not keep:
             shutil.rmtree(store.folder, ignore_errors=True)
@@ -541,11 +693,57 @@ def run(
     return info
 
 
-def _mfd_rounds(layout, store, dx, dy, weights, workers) -> int:
+def _flat_rounds(layout, store, perims, dx, dy, workers, times=None, stats=None):
+    """``perims``: per tile, :func:`_flat_perimeter` with no ring. Rounds of :func:`flats_exchange` (global) and :func:`flat_perimeter` (tiles whose ring
+    changed) until no ring changes; returns every tile's ring distances (ring order).
+
+    A distributed Bellman-Ford on the flats: a tile's perimeter distances are path lengths
+    given its ring, so they only decrease; after k rounds every cell whose shortest path to
+    a drain crosses fewer than k tile borders has its exact breadth-first distance, and the
+    fixed point equals the global breadth-first search of :func:`flats_global`."""
+    tiles = layout.tiles
+    stats = {} if stats is None else stats
+    stats["round_tiles"] = [len(tiles)]
+    stats["exchange_s"] = 0.0
+    sensitive = [sv for _, sv in perims]
+    perims = [p for p, _ in perims]
+    rings = [np.full(layout.ring(t).size, -1, np.int32) for t in tiles]
+    t0 = time.perf_counter()
+    sources = ring_sources(layout)
+    stats["exchange_s"] += time.perf_counter() - t0
+    while True:
+        t0 = time.perf_counter()
+        new = flats_exchange(layout, perims, sources)
+        stats["exchange_s"] += time.perf_counter() - t0
+        # a tile runs again only if a ring cell next to one of its flats changed
+        todo = [k for k in range(len(tiles)) if np.any((new[k] != rings[k]) & sensitive[k])]
+        rings = new
+        if not todo:
+            stats["rounds"] = len(stats["round_tiles"])
+            return rings
+        stats["round_tiles"].append(len(todo))
+        if len(stats["round_tiles"]) > 100_000:  # distances only decrease: cannot happen
+            raise RuntimeError("flats rounds did not converge")
+
+        def again(k, rings=rings):
+            return flat_perimeter(store.load("filled", tiles[k], "fw"), rings[k], dx, dy)
+
+        for k, p in zip(todo, _map(again, todo, workers, times), strict=True):
+            perims[k] = p
+
+
+def _mfd_rounds(layout, store, dx, dy, weights, workers, times=None, stats=None) -> int:
     """Round 1 accumulates every tile alone; each later round adds, by linearity, only the
-    change of inflow (``mfd_tile_delta``) in the tiles that received some."""
+    change of inflow (``mfd_tile_delta``) in the tiles that received some. ``stats`` (a dict)
+    gets the number of tiles run per round and the seconds of the global exchanges."""
+    stats = {} if stats is None else stats
+    stats["round_tiles"] = [len(layout.tiles)]
+    stats["exchange_s"] = 0.0
     tiles = layout.tiles
     p, contour, cardinal = MFD_WEIGHTS[weights]
+    t0 = time.perf_counter()
+    sources = ring_sources(layout)
+    stats["exchange_s"] += time.perf_counter() - t0
     empty = np.empty(0)
 
     def first(t):
@@ -562,13 +760,16 @@ def _mfd_rounds(layout, store, dx, dy, weights, workers) -> int:
         store.save("cells", t, cells=acc)
         return out
 
-    outflows = _map(first, tiles, workers)
+    outflows = _map(first, tiles, workers, times)
     rounds = 1
     while True:
-        delta = mfd_exchange(layout, outflows)
+        t0 = time.perf_counter()
+        delta = mfd_exchange(layout, outflows, sources)
+        stats["exchange_s"] += time.perf_counter() - t0
         todo = [k for k in range(len(tiles)) if np.any(delta[k] != 0)]
         if not todo:
             return rounds
+        stats["round_tiles"].append(len(todo))
         rounds += 1
 
         def more(k, delta=delta):
@@ -589,7 +790,7 @@ def _mfd_rounds(layout, store, dx, dy, weights, workers) -> int:
             return out
 
         outflows = [np.zeros(layout.ring(t).size) for t in tiles]
-        for k, out in zip(todo, _map(more, todo, workers), strict=True):
+        for k, out in zip(todo, _map(more, todo, workers, times), strict=True):
             outflows[k] = out
         if rounds > 100_000:  # the flow graph is acyclic: cannot happen
             raise RuntimeError("MFD rounds did not converge")
@@ -637,6 +838,8 @@ __all__ = [
     "fill_global",
     "fill_pass1",
     "fill_pass2",
+    "flat_perimeter",
+    "flats_exchange",
     "flats_global",
     "geotiff_reader",
     "halo_free_chunks",
@@ -645,6 +848,7 @@ __all__ = [
     "mfd_exchange",
     "mfd_round",
     "read_window",
+    "ring_sources",
     "route_pass",
     "run",
     "terrain_factors_tiled",
