@@ -47,8 +47,9 @@ def _run_tiled(dem, tmp_path, terrain):
             out_flats=term / "flats" / f"{t}.npz",
         )
     S.make_flats_global(
+        dem_path=dem,
         layout_path=lay,
-        summaries=[term / "flats" / f"{t}.npz" for t in names],
+        filled_paths=[term / "filled" / f"{t}.fw.npy" for t in names],
         out=term / "flats_global.npz",
     )
     for t in names:

@@ -13,9 +13,10 @@ Stages (each per-tile step is an independent job; its inputs and outputs are the
   2. fill_global  (global) minimax levels of all perimeter cells     → perimeter + ring levels
   3. fill_pass2   (tile)   priority flood from the perimeter levels  → filled window, flats
   4. flats        :func:`run`: rounds of flat_perimeter (tile) and flats_exchange (global)
-                  until no ring changes; the workflow (``pipeline/stages/tiles.py``):
-                  flats_global (global), breadth-first search on whole border flats
-                                                                      → ring distances
+                  until no ring changes (the workflow's flats job,
+                  ``pipeline/stages/tiles.py``, runs the same rounds over the tile files;
+                  :func:`flats_global`, a breadth-first search on whole border flats, gives
+                  the same ring distances and is kept as the reference)  → ring distances
   5. route_pass   (tile)   D8 codes (+ D8: local accumulation and perimeter links)
   6. accumulate   D8: d8_global (global) + d8_pass2 (tile); MFD: rounds of mfd_round (tile)
                   and mfd_exchange (global) until no tile's inflow changes
@@ -79,9 +80,9 @@ rounds an int32 distance and a flag per perimeter and ring cell, d8_global the l
 totals, the MFD rounds a float64 outflow per ring cell. So a process holds (tiles in
 flight × tile memory) + O(N/t), N cells; with the default glibc allocator freed tile arrays
 can stay in per-thread arenas, which a fixed mmap threshold avoids
-(``MALLOC_MMAP_THRESHOLD_=1048576``, as the benchmark sets). :func:`flats_global` (the
-workflow's flats step) also holds the cells of the flats that touch a tile border (see
-above). On disk, per cell: the filled window (4 bytes), codes (1) and accumulation (8).
+(``MALLOC_MMAP_THRESHOLD_=1048576``, as the benchmark sets). :func:`flats_global` (kept as the
+reference of the flats rounds) would also hold the cells of the flats that touch a tile
+border. On disk, per cell: the filled window (4 bytes), codes (1) and accumulation (8).
 
 Measured (benchmarks/bench_province.py, no cap, 2048² tiles, 2 threads, on a 2-core machine
 shared with other agents, load average 3-9; figures and stage shares there): CPU time per

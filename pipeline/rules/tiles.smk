@@ -74,8 +74,9 @@ if TILE_SIZE:
 
     rule tiles_flats_global:
         input:
+            dem=P("dem"),
             layout=P("tiles_layout"),
-            summaries=per_tile("tiles_summary", stage="flats"),
+            filled=per_tile("tiles_array", stage="filled", array="fw"),
         output:
             rings=P("tiles_global", step="flats_global"),
         log:

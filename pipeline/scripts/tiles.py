@@ -41,7 +41,12 @@ elif rule == "tiles_fill2":
     )
 elif rule == "tiles_flats_global":
     run_from_snakemake(
-        smk, T.make_flats_global, layout_path=i.layout, summaries=list(i.summaries), out=o.rings
+        smk,
+        T.make_flats_global,
+        dem_path=i.dem,
+        layout_path=i.layout,
+        filled_paths=list(i.filled),
+        out=o.rings,
     )
 elif rule == "tiles_route":
     run_from_snakemake(
