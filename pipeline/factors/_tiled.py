@@ -733,6 +733,20 @@ def _flat_rounds(layout, store, perims, dx, dy, workers, times=None, stats=None)
             perims[k] = p
 
 
+def flat_rings(layout: Layout, store, dx: float, dy: float, workers: int = 1) -> list[np.ndarray]:
+    """Every tile's ring distances on the border flats, from the filled windows in ``store``
+    (anything with ``load("filled", tile, "fw")``), one window in memory per worker: the
+    first perimeter distances with no ring known, then :func:`_flat_rounds`. For a caller
+    whose filled windows are already on disk (the workflow's flats job); :func:`run` takes
+    the first round on the window it has just filled instead of loading it again."""
+
+    def first(t):
+        fw = store.load("filled", t, "fw")
+        return _flat_perimeter(fw, np.full(layout.ring(t).size, -1, np.int32), dx, dy)
+
+    return _flat_rounds(layout, store, _map(first, layout.tiles, workers), dx, dy, workers)
+
+
 def _mfd_rounds(layout, store, dx, dy, weights, workers, times=None, stats=None) -> int:
     """Round 1 accumulates every tile alone; each later round adds, by linearity, only the
     change of inflow (``mfd_tile_delta``) in the tiles that received some. ``stats`` (a dict)

@@ -145,7 +145,7 @@ def make_fill2(*, dem_path, layout_path, tile: str, levels_path, out_filled, out
 def make_flats_global(*, dem_path, layout_path, filled_paths: Sequence, out) -> None:
     """Global flats step: every window's ring distances on the border flats.
 
-    Rounds of perimeter distances (``_tiled._flat_rounds``, the path of the province
+    Rounds of perimeter distances (``_tiled.flat_rings``, the rounds of the province
     benchmark): each round holds the tiles' perimeters and loads one filled window at a time,
     so memory is that of the perimeters and one tile, not of every flat that touches a tile
     border (on the synthetic province 4.4 % of the cells). The fixed point equals the
@@ -155,22 +155,13 @@ def make_flats_global(*, dem_path, layout_path, filled_paths: Sequence, out) -> 
 
     lay, _ = read_tile_layout(layout_path)
     _, _, dx, dy = _tiled.geotiff_reader(dem_path)
-    if len(filled_paths) != len(lay.tiles):
-        raise ValueError(f"{len(filled_paths)} filled tiles for a layout of {len(lay.tiles)}")
     by_name = dict(zip((t.name for t in lay.tiles), filled_paths, strict=True))
 
-    class _Filled:  # the tile store interface of _flat_rounds, on the workflow's files
+    class _Filled:  # the tile store interface of flat_rings, on the workflow's files
         def load(self, stage, t, name):
             return np.load(by_name[t.name])
 
-    store = _Filled()
-    first = [
-        _tiled._flat_perimeter(
-            store.load("filled", t, "fw"), np.full(lay.ring(t).size, -1, np.int32), dx, dy
-        )
-        for t in lay.tiles
-    ]
-    rings = _tiled._flat_rounds(lay, store, first, dx, dy, 1)
+    rings = _tiled.flat_rings(lay, _Filled(), dx, dy)
     _savez(out, **{t.name: ring for t, ring in zip(lay.tiles, rings, strict=True)})
 
 
