@@ -3,8 +3,8 @@
 Every writer goes to a temporary file in the destination folder and renames it
 into place only when complete, so a failed step leaves no half-written output.
 Rasters are written as Cloud-Optimized GeoTIFFs: dask blocks are streamed into a
-tiled GeoTIFF (bounded memory), then rio-cogeo/GDAL builds the COG layout and
-overviews. No timestamps are written, so the same data give the same bytes.
+tiled GeoTIFF (bounded memory), then GDAL's COG driver builds the COG layout and
+overviews in one pass. No timestamps are written, so the same data give the same bytes.
 """
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ def write_cog(
     offset: float | None = None,
     colormap: dict | None = None,
     overview_resampling: str | None = None,
+    for_pipeline: bool = False,
 ) -> Path:
     """Write a (y, x) or (band, y, x) DataArray as a Cloud-Optimized GeoTIFF, atomically.
 
@@ -136,9 +137,15 @@ def write_cog(
     and overviews are averaged; integer (class) layers get nearest-neighbour
     overviews. ``overview_resampling`` overrides that choice. ``colormap``
     (code → RGBA, single-band integer rasters) is written as a GDAL colour table.
+
+    Deliverables (the default) are DEFLATE-compressed with a predictor and carry
+    overviews, so that QGIS and ArcGIS (including ArcMap, which cannot read ZSTD) draw
+    them at any zoom. ``for_pipeline=True`` is for the inputs contract in
+    ``resources/`` (read by the pipeline, not handed on): ZSTD level 1 without predictor
+    or overviews, about 10× faster to write and 2–4× faster to read for the 24-band
+    NDVI (GDAL's ``COG`` driver either way, so both are valid COGs).
     """
-    from rio_cogeo.cogeo import cog_translate
-    from rio_cogeo.profiles import cog_profiles
+    from rasterio.shutil import copy as gdal_copy
 
     path = Path(path)
     if dtype is None and np.dtype(da.dtype) == np.float64:
@@ -201,21 +208,24 @@ def write_cog(
                     dst.set_band_description(i, b)
             if colormap is not None:
                 dst.write_colormap(1, colormap)
-        profile = cog_profiles.get("deflate")
-        profile["zlevel"] = 1  # ~40 % faster than the default 6, files ~2 % larger
-        profile.update(
-            blockxsize=blocksize, blockysize=blocksize, predictor=2 if dtype.kind in "iu" else 3
-        )
-        cog_translate(
+        if for_pipeline:
+            options = {"compress": "ZSTD", "level": 1, "overviews": "NONE"}
+        else:
+            options = {
+                "compress": "DEFLATE",
+                "level": 1,  # ~40 % faster than the default 6, files ~2 % larger
+                "predictor": "YES",  # 2 (horizontal) for integers, 3 for floats
+                "overviews": "AUTO",
+                "resampling": overview_resampling,
+            }
+        gdal_copy(
             stage,
             final_tmp,
-            profile,
-            in_memory=False,
-            quiet=True,
-            overview_resampling=overview_resampling,
-            use_cog_driver=False,
-            additional_cog_metadata=all_tags,
-            config={"GDAL_NUM_THREADS": "ALL_CPUS"},
+            driver="COG",
+            blocksize=blocksize,
+            num_threads="ALL_CPUS",
+            statistics="NO",
+            **options,
         )
     return path
 

@@ -555,7 +555,7 @@ def write_dem(elevation_m: xr.DataArray, out_path, *, grid=None, tags=None) -> P
     """Write ``dem.tif``: float32 elevation (m), nodata NaN."""
     da = _check_on_grid(elevation_m, grid, "dem").astype("float32")
     da.attrs["units"] = "m"
-    return write_cog(da, out_path, nodata=np.nan, dtype="float32", tags=tags)
+    return write_cog(da, out_path, nodata=np.nan, dtype="float32", tags=tags, for_pipeline=True)
 
 
 def write_landcover(codes: xr.DataArray, out_path, *, grid=None, tags=None) -> Path:
@@ -573,7 +573,9 @@ def write_landcover(codes: xr.DataArray, out_path, *, grid=None, tags=None) -> P
         )
     out = da.copy(data=values.astype("uint8"))
     out.attrs = {"units": "class"}
-    return write_cog(out, out_path, nodata=landcover.NODATA, dtype="uint8", tags=tags)
+    return write_cog(
+        out, out_path, nodata=landcover.NODATA, dtype="uint8", tags=tags, for_pipeline=True
+    )
 
 
 LANDCOVER_CODES_NODATA = -2147483648
@@ -590,7 +592,9 @@ def write_landcover_codes(codes: xr.DataArray, out_path, *, grid=None, tags=None
         mask |= values == nodata
     out = da.copy(data=np.where(mask, LANDCOVER_CODES_NODATA, values).astype("int32"))
     out.attrs = {"units": "class"}
-    return write_cog(out, out_path, nodata=LANDCOVER_CODES_NODATA, dtype="int32", tags=tags)
+    return write_cog(
+        out, out_path, nodata=LANDCOVER_CODES_NODATA, dtype="int32", tags=tags, for_pipeline=True
+    )
 
 
 def write_ndvi(ndvi: xr.DataArray, out_path, *, grid=None, tags=None, encoded=False) -> Path:
@@ -621,6 +625,7 @@ def write_ndvi(ndvi: xr.DataArray, out_path, *, grid=None, tags=None, encoded=Fa
         dtype="int16",
         tags=all_tags,
         band_names=PERIOD_NAMES,
+        for_pipeline=True,
     )
 
 
@@ -649,7 +654,13 @@ def write_soil(soil: xr.DataArray, out_path, *, grid=None, tags=None) -> Path:
     da = _check_on_grid(soil.sel(band=list(SOIL_BANDS)), grid, "soil").astype("float32")
     da.attrs = {"units": "%"}
     return write_cog(
-        da, out_path, nodata=np.nan, dtype="float32", tags=tags, band_names=list(SOIL_BANDS)
+        da,
+        out_path,
+        nodata=np.nan,
+        dtype="float32",
+        tags=tags,
+        band_names=list(SOIL_BANDS),
+        for_pipeline=True,
     )
 
 

@@ -137,4 +137,4 @@ def write_native_dem(
         da = da.copy(data=(da.values * np.float32(scale)).astype(np.float32))
     all_tags = {"source": f"local:{Path(src_path).name}", "grid": "the DEM's own (native)"}
     all_tags.update(tags or {})
-    return write_cog(da, out_path, tags=all_tags)
+    return write_cog(da, out_path, tags=all_tags, for_pipeline=True)

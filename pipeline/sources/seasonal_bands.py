@@ -57,6 +57,7 @@ def write_composite(composite: xr.DataArray, path, *, tags: dict | None = None) 
         offset=0.0,
         band_names=band_names(),
         tags={"content": "seasonal Sentinel-2 reflectance composites", **(tags or {})},
+        for_pipeline=True,
     )
 
 
