@@ -33,6 +33,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 PACKAGE = "pipeline"
 #: Where job records live, relative to the working directory.
 RECORD_DIR = Path(".shuibao") / "provenance"
+#: Environment variable through which the Snakemake process hands the stage modules' hashes
+#: to its jobs (JSON ``{module: hash}``), so that each job does not parse the package again.
+ENV_VAR = "SHUIBAO_CODE_HASHES"
 
 
 def _module_file(name: str, package_dir: Path, package: str) -> Path | None:
@@ -118,6 +121,25 @@ def code_hash(root: str, *, package_dir: Path = PACKAGE_DIR, package: str = PACK
     return hash_files(module_files(root, package_dir=package_dir, package=package), package_dir)
 
 
+def stage_hashes(stages_package: str = "pipeline.stages") -> dict[str, str]:
+    """:func:`code_hash` of every module of ``stages_package`` (the modules whose functions
+    the workflow's jobs run); one parse of the package serves all of them."""
+    folder = PACKAGE_DIR.joinpath(*stages_package.split(".")[1:])
+    names = sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+    return {f"{stages_package}.{n}": code_hash(f"{stages_package}.{n}") for n in names}
+
+
+def job_code_hash(module: str) -> str:
+    """The hash the workflow computed when it started (:data:`ENV_VAR`), else
+    :func:`code_hash` here; the same value unless the code was edited during the run."""
+    try:
+        known = json.loads(os.environ.get(ENV_VAR) or "{}")
+    except ValueError:
+        known = {}
+    value = known.get(module) if isinstance(known, dict) else None
+    return value if isinstance(value, str) and value else code_hash(module)
+
+
 # ------------------------------------------------------------------ job records
 def _record_path(outputs: list[str], workdir: Path) -> Path:
     key = hashlib.sha256("\n".join(sorted(outputs)).encode()).hexdigest()[:20]
@@ -126,7 +148,7 @@ def _record_path(outputs: list[str], workdir: Path) -> Path:
 
 def write_record(
     *, rule: str, module: str, outputs: Iterable[str], version: str, software: str,
-    workdir: str | os.PathLike = ".",
+    workdir: str | os.PathLike = ".", module_hash: str | None = None,
 ) -> Path:  # fmt: skip
     """Record which code and software made ``outputs`` (one small JSON per job)."""
     outputs = sorted(str(o) for o in outputs)
@@ -135,7 +157,7 @@ def write_record(
     record = {
         "rule": rule,
         "module": module,
-        "code_hash": code_hash(module),
+        "code_hash": module_hash or code_hash(module),
         "shuibao_version": version,
         "software": software,
         "outputs": outputs,

@@ -291,10 +291,16 @@ def _as_geoseries(shapes, crs, what: str):
     return geoms
 
 
-def _draw_overlays(ax, *, zones, aoi, crs, zone_label_column) -> None:
+def _draw_overlays(ax, *, zones, aoi, crs, zone_label_column, tolerance=0.0) -> None:
+    """Zone and AOI boundaries; ``tolerance`` (map units, about half a screen pixel)
+    simplifies the lines first: zones polygonised from a raster have a vertex at every
+    pixel step, which only slows the drawing."""
     if zones is not None:
         zone_geoms = _as_geoseries(zones, crs, "zones")
-        zone_geoms.boundary.plot(ax=ax, color="#333333", linewidth=0.6, zorder=3)
+        lines = zone_geoms.boundary
+        if tolerance > 0:
+            lines = lines.simplify(tolerance)
+        lines.plot(ax=ax, color="#333333", linewidth=0.6, zorder=3)
         if zone_label_column is not None:
             if zone_label_column not in getattr(zones, "columns", ()):
                 raise InputDataError(
@@ -316,7 +322,10 @@ def _draw_overlays(ax, *, zones, aoi, crs, zone_label_column) -> None:
                     path_effects=[patheffects.withStroke(linewidth=2.0, foreground="white")],
                 )
     if aoi is not None:
-        _as_geoseries(aoi, crs, "aoi").boundary.plot(ax=ax, color="black", linewidth=1.4, zorder=4)
+        lines = _as_geoseries(aoi, crs, "aoi").boundary
+        if tolerance > 0:
+            lines = lines.simplify(tolerance)
+        lines.plot(ax=ax, color="black", linewidth=1.4, zorder=4)
 
 
 def _new_map_figure(extent, aspect: float, *, legend_width_in: float):
@@ -329,7 +338,16 @@ def _new_map_figure(extent, aspect: float, *, legend_width_in: float):
 
 
 def _finish_map(ax, *, extent, crs, aspect, title, zones, aoi, zone_label_column):
-    _draw_overlays(ax, zones=zones, aoi=aoi, crs=crs, zone_label_column=zone_label_column)
+    # a map is about 1000 pixels across: half a pixel
+    tolerance = max(extent[1] - extent[0], extent[3] - extent[2]) / 2000.0
+    _draw_overlays(
+        ax,
+        zones=zones,
+        aoi=aoi,
+        crs=crs,
+        zone_label_column=zone_label_column,
+        tolerance=tolerance,
+    )
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
     ax.set_aspect(aspect)
@@ -347,10 +365,20 @@ def _finish_map(ax, *, extent, crs, aspect, title, zones, aoi, zone_label_column
 
 
 def save_figure(fig, out_png: str | os.PathLike) -> Path:
-    """Save a figure as PNG atomically (same figure → same bytes)."""
+    """Save a figure as PNG atomically (same figure → same bytes).
+
+    zlib level 3 instead of Pillow's 6: half the encoding time of a full-page raster map
+    (0.24 → 0.11 s), files 1–5 % larger."""
     out_png = Path(out_png)
     with atomic_path(out_png, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", bbox_inches="tight", pad_inches=0.15, facecolor="white")
+        fig.savefig(
+            tmp,
+            format="png",
+            bbox_inches="tight",
+            pad_inches=0.15,
+            facecolor="white",
+            pil_kwargs={"compress_level": 3},
+        )
     return out_png
 
 

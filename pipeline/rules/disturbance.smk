@@ -29,7 +29,8 @@ if DIST_YEARS:
             os.path.join(LOGS, "{year}", "disturbance_inputs.log"),
         benchmark:
             os.path.join(LOGS, "{year}", "disturbance_inputs.bench.tsv"),
-        threads: 2
+        # the synthetic scenes are generated on one core; fetching them may use two
+        threads: 1 if DIST_KIND == "demo" else 2
         conda:
             "../../environment.yml"
         script:

@@ -34,9 +34,10 @@ def write_gpkg(gdf: gpd.GeoDataFrame, path: str | Path, *, key: str) -> Path:
 
 def encode_ndvi(ndvi: xr.DataArray) -> xr.DataArray:
     """NDVI → int16 NDVI × 10000 (NaN → −32768), as the inputs contract stores it."""
-    scaled = np.round(np.asarray(ndvi.values, np.float32) * 10000.0)
-    scaled = np.where(np.isfinite(scaled), scaled, -32768).astype(np.int16)
-    return ndvi.copy(data=scaled)
+    scaled = np.asarray(ndvi.values, np.float32) * np.float32(10000.0)  # a new array
+    np.rint(scaled, out=scaled)  # = np.round, in place (half to even)
+    scaled[~np.isfinite(scaled)] = -32768
+    return ndvi.copy(data=scaled.astype(np.int16))
 
 
 # ------------------------------------------------------------------------ driver
