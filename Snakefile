@@ -27,7 +27,6 @@ include: "pipeline/rules/ready_factors.smk"  # before factors.smk: R/K inputs an
 include: "pipeline/rules/factors.smk"
 include: "pipeline/rules/soil_loss.smk"
 include: "pipeline/rules/statistics.smk"
-include: "pipeline/rules/change_split.smk"
 include: "pipeline/rules/ml.smk"
 include: "pipeline/rules/disturbance.smk"
 include: "pipeline/rules/report.smk"

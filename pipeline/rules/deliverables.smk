@@ -34,28 +34,6 @@ rule zone_tables:
         "../scripts/zone_tables.py"
 
 
-rule zone_change:
-    input:
-        y0=P("intensity", year="{y0}"),
-        y1=P("intensity", year="{y1}"),
-        townships=P("townships"),
-        watersheds=watershed_layer(),
-    output:
-        township=P("zone_change", layer="township"),
-        watershed=P("zone_change", layer="watershed"),
-    wildcard_constraints:
-        y0=r"\d{4}",
-        y1=r"\d{4}",
-    log:
-        os.path.join(LOGS, "zone_change_{y0}_{y1}.log"),
-    benchmark:
-        os.path.join(LOGS, "zone_change_{y0}_{y1}.bench.tsv"),
-    conda:
-        "../../environment.yml"
-    script:
-        "../scripts/zone_change.py"
-
-
 rule gpkg:
     input:
         unpack(gpkg_tables),
