@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from matplotlib import colormaps, patheffects
 from matplotlib import colors as mcolors
-from matplotlib import patheffects
+from matplotlib.cm import ScalarMappable
 from matplotlib.patches import Patch, Rectangle
 
 from pipeline.classify import CLASSES
@@ -364,6 +365,14 @@ def _finish_map(ax, *, extent, crs, aspect, title, zones, aoi, zone_label_column
     ax.set_title(title, fontsize=13, pad=10)
 
 
+def _coloured(values: np.ma.MaskedArray, cmap, norm) -> np.ndarray:
+    """RGBA bytes of a (masked) array: colours are looked up once, at the raster's own
+    resolution, instead of in each of the two draws of a ``bbox_inches="tight"`` save
+    (the same pixels with nearest-neighbour display; masked cells get the colour map's
+    "bad" colour, transparent by default)."""
+    return cmap(norm(values), bytes=True)
+
+
 def save_figure(fig, out_png: str | os.PathLike) -> Path:
     """Save a figure as PNG atomically (same figure → same bytes).
 
@@ -477,9 +486,7 @@ def plot_intensity_map(
     with figure_style():
         fig, ax = _new_map_figure(extent, aspect, legend_width_in=3.2 if lang == "zh" else 2.8)
         ax.imshow(
-            codes,
-            cmap=cmap,
-            norm=norm,
+            _coloured(codes, cmap, norm),
             extent=extent,
             origin="upper",
             interpolation="nearest",
@@ -600,15 +607,15 @@ def plot_continuous_map(
     aspect = scale[1] if scale else 1.0
     with figure_style():
         fig, ax = _new_map_figure(extent, aspect, legend_width_in=1.6)
-        image = ax.imshow(
-            np.ma.masked_invalid(values),
-            cmap=cmap,
-            norm=norm,
+        cmap = colormaps[cmap] if isinstance(cmap, str) else cmap
+        ax.imshow(
+            _coloured(np.ma.masked_invalid(values), cmap, norm),
             extent=extent,
             origin="upper",
             interpolation="nearest",
             zorder=1,
         )
+        image = ScalarMappable(norm=norm, cmap=cmap)  # for the colour bar
         _finish_map(
             ax,
             extent=extent,

@@ -57,6 +57,12 @@ def feature_layers(inputs: Mapping[str, str], chunks) -> dict:
     return layers
 
 
+#: A feature stack up to this size (22 float32 features: ~6 million cells) is computed once
+#: and kept in memory for both the sampling at the survey units and the map; a larger one
+#: is computed chunk by chunk twice (memory bounded by the chunks).
+PERSIST_MAX_BYTES = 512 * 2**20
+
+
 def make_ml(
     *,
     inputs: Mapping[str, str],
@@ -77,6 +83,9 @@ def make_ml(
         feature_layers(inputs, ch), landcover=lc, landcover_codes=list(landcover.CLASSES)
     )
     feature_names = [str(f) for f in stack["feature"].values]
+    if hasattr(stack.data, "dask") and stack.nbytes <= PERSIST_MAX_BYTES:
+        # sampled at the survey units, then predicted: computed once, not twice
+        stack = stack.persist()
     aoi = read_aoi(inputs["aoi"], stack.rio.crs if stack.rio.crs else lc.rio.crs)
     survey = features.read_survey(inputs["survey"], aoi_geom=aoi.union_all(), grid_crs=lc.rio.crs)
     samples = features.sample_at_points(stack, survey)
