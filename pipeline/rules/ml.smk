@@ -18,6 +18,9 @@ rule ml:
     params:
         ml=config["ml"],
         model=MODEL,
+    # the longest job before the report: started as soon as its inputs exist, so that the
+    # short table jobs fill the other core instead of delaying it to the end of the run
+    priority: 1
     log:
         os.path.join(LOGS, "{year}", "ml.log"),
     benchmark:
