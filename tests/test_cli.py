@@ -88,9 +88,9 @@ def test_check_runs_the_workflow_parse_time_checks(tmp_path, capsys):
 def test_check_accepts_the_small_demo_and_counts_jobs(tmp_path, capsys):
     status, err = _check(tmp_path, capsys, str(SMALL), "--quiet")
     assert status == 0, err
-    # 2 years with ML, a change pair and FVC end-members; inputs: grid, DEM, soil, zones,
-    # rain and one job per year
-    assert "valid; dry run: 32 jobs to run" in err
+    # 2 years with ML, a change pair (one job: change, per-zone change and its split) and
+    # FVC end-members; inputs: grid, DEM, soil, zones, rain and one job per year
+    assert "valid; dry run: 30 jobs to run" in err
 
 
 def test_run_passes_snakemake_options_with_values_through(tmp_path, monkeypatch):
