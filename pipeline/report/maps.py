@@ -298,10 +298,7 @@ def _draw_overlays(ax, *, zones, aoi, crs, zone_label_column, tolerance=0.0) -> 
     pixel step, which only slows the drawing."""
     if zones is not None:
         zone_geoms = _as_geoseries(zones, crs, "zones")
-        lines = zone_geoms.boundary
-        if tolerance > 0:
-            lines = lines.simplify(tolerance)
-        lines.plot(ax=ax, color="#333333", linewidth=0.6, zorder=3)
+        _outline(zone_geoms, tolerance).plot(ax=ax, color="#333333", linewidth=0.6, zorder=3)
         if zone_label_column is not None:
             if zone_label_column not in getattr(zones, "columns", ()):
                 raise InputDataError(
@@ -323,10 +320,14 @@ def _draw_overlays(ax, *, zones, aoi, crs, zone_label_column, tolerance=0.0) -> 
                     path_effects=[patheffects.withStroke(linewidth=2.0, foreground="white")],
                 )
     if aoi is not None:
-        lines = _as_geoseries(aoi, crs, "aoi").boundary
-        if tolerance > 0:
-            lines = lines.simplify(tolerance)
-        lines.plot(ax=ax, color="black", linewidth=1.4, zorder=4)
+        outline = _outline(_as_geoseries(aoi, crs, "aoi"), tolerance)
+        outline.plot(ax=ax, color="black", linewidth=1.4, zorder=4)
+
+
+def _outline(geoms, tolerance: float):
+    """Boundaries of ``geoms``, simplified to ``tolerance`` (map units) when it is > 0."""
+    lines = geoms.boundary
+    return lines.simplify(tolerance) if tolerance > 0 else lines
 
 
 def _new_map_figure(extent, aspect: float, *, legend_width_in: float):

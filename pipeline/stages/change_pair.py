@@ -4,7 +4,8 @@ The three tables read the same two intensity maps; as separate Snakemake jobs ea
 a Python start-up (~1.3 s of CPU) for well under a second of work. The stage functions
 stay separate and importable (:func:`pipeline.stages.statistics.make_change`,
 :func:`pipeline.stages.deliverables.make_zone_change`,
-:func:`pipeline.stages.change_split.make_change_split`); this only runs them in turn.
+:func:`pipeline.stages.change_split.make_change_split`); this only runs them in turn,
+each with its own keyword arguments.
 """
 
 from __future__ import annotations
@@ -16,53 +17,11 @@ from pipeline.stages.deliverables import make_zone_change
 from pipeline.stages.statistics import make_change
 
 
-def make_change_pair(
-    *,
-    intensity_y0,
-    intensity_y1,
-    soil_loss_y0,
-    soil_loss_y1,
-    r_y0,
-    r_y1,
-    year0: int,
-    year1: int,
-    zone_paths: Mapping[str, str],
-    out_matrix,
-    out_summary,
-    out_chart,
-    out_zone_tables: Mapping[str, str],
-    out_split,
-    classification: Mapping,
-    rainfall: Mapping,
-    compute: Mapping | None = None,
-) -> None:
-    """Transition matrix, change summary and chart; per-zone change tables; and the split
-    of the change in soil loss into the part due to R and the part due to the land."""
-    make_change(
-        intensity_y0=intensity_y0,
-        intensity_y1=intensity_y1,
-        year0=year0,
-        year1=year1,
-        out_matrix=out_matrix,
-        out_summary=out_summary,
-        out_chart=out_chart,
-        compute=compute,
-    )
-    make_zone_change(
-        intensity_y0=intensity_y0,
-        intensity_y1=intensity_y1,
-        zone_paths=zone_paths,
-        out_tables=out_zone_tables,
-        compute=compute,
-    )
-    make_change_split(
-        soil_loss_y0=soil_loss_y0,
-        soil_loss_y1=soil_loss_y1,
-        r_y0=r_y0,
-        r_y1=r_y1,
-        year0=year0,
-        year1=year1,
-        out_json=out_split,
-        classification=classification,
-        rainfall=rainfall,
-    )
+def make_change_pair(*, change: Mapping, zone_change: Mapping, split: Mapping) -> None:
+    """Transition matrix, change summary and chart (``change``: the arguments of
+    ``make_change``); per-zone change tables (``zone_change``: of ``make_zone_change``);
+    the split of the change in soil loss into the part due to R and the part due to the
+    land (``split``: of ``make_change_split``)."""
+    make_change(**change)
+    make_zone_change(**zone_change)
+    make_change_split(**split)
