@@ -66,6 +66,7 @@ CODES = np.array([1, 2, 4, 8, 16, 32, 64, 128], dtype=np.uint8)
 OUTLET = np.uint8(0)
 NODATA = np.uint8(247)
 _UNSET = np.uint8(255)
+BAND_MIN_ROWS = 64  # fill_depressions: fewer rows per band are filled in one band
 _DECODE = np.full(256, -1, dtype=np.int64)
 for _k, _code in enumerate(CODES):
     _DECODE[_code] = _k
@@ -903,7 +904,7 @@ def fill_depressions(z: np.ndarray, *, blocks: int = 2) -> None:
     from pipeline.factors._tiled_kernels import minimax
 
     nrow, ncol = z.shape
-    blocks = max(1, min(int(blocks), nrow // 64))
+    blocks = max(1, min(int(blocks), nrow // BAND_MIN_ROWS))
     bounds = [nrow * b // blocks for b in range(blocks + 1)]
     n_labels = 2 + 2 * ncol * (blocks - 1)
     dtype = np.uint16 if n_labels < np.iinfo(np.uint16).max else np.int32

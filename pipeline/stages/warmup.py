@@ -8,9 +8,10 @@ generator's (``pipeline.sources._demo_terrain``), the patch labelling
 the first process that calls one compiles it (tens of seconds of CPU for the whole set)
 and writes the machine code to ``__pycache__``; every later process loads it in
 milliseconds. Without this step the first ``make demo`` compiles them inside its jobs,
-several jobs at once. Here a tiny synthetic district (3 km at 30 m) goes through the demo
+several jobs at once. Here a tiny synthetic district (4 km at 30 m: 133 rows, enough for
+the two-block depression filling, which starts at 128 rows) goes through the demo
 generator and the LS step with D8 and MFD routing, which calls every kernel with the
-argument types of a real run. Nothing is written outside a temporary folder and the
+argument types (and memory layouts: numba compiles one version per layout) of a real run. Nothing is written outside a temporary folder and the
 numba caches; a second run takes a few seconds.
 """
 
@@ -24,6 +25,11 @@ from pathlib import Path
 
 log = logging.getLogger("shuibao.warmup")
 
+# the warm-up district: 133 × 133 cells, enough rows for two bands of depression filling
+# (``_routing.BAND_MIN_ROWS`` each), so that the band kernels are compiled too
+SIZE_KM = 4.0
+RESOLUTION_M = 30.0
+
 
 def warm_up() -> float:
     """Run the numba kernels once on a tiny district; returns the CPU seconds it took."""
@@ -36,8 +42,8 @@ def warm_up() -> float:
         out = Path(tmp)
         generate_demo(
             out,
-            size_km=3.0,
-            resolution_m=30.0,
+            size_km=SIZE_KM,
+            resolution_m=RESOLUTION_M,
             years=(2023, 2024),
             rain_record_years=2,
             n_survey_points=20,

@@ -302,7 +302,11 @@ def analyse_terrain(elevation_m: np.ndarray, transform: Affine, *, stream_km2: f
     """Slope, D8 flow (pyflwdir, edge outlets), upstream area, HAND and stream distances."""
     z = np.asarray(elevation_m, dtype=np.float64)
     res = abs(transform.a)
-    flw = pyflwdir.from_dem(z.astype(np.float32), transform=transform, outlets="edge")
+    # C order: the upsampled DEM comes out Fortran-ordered, and numba compiles (and caches)
+    # one machine-code version per memory layout; the warm-up compiles the C-order one
+    flw = pyflwdir.from_dem(
+        np.ascontiguousarray(z, dtype=np.float32), transform=transform, outlets="edge"
+    )
     area_km2 = flw.upstream_area("km2")
     pits = flw.idxs_pit
     outlet = int(pits[np.argmax(area_km2.ravel()[pits])])
