@@ -75,3 +75,33 @@ def test_tcp_scheduler_gives_the_threaded_answer_on_a_local_cluster():
     np.testing.assert_allclose(areas, expected_areas, rtol=1e-12, atol=0)
     for key, value in expected_totals.items():
         assert totals[key] == pytest.approx(value, rel=1e-12), key
+
+
+_LOCAL_RUN = """
+import sys
+import dask
+import dask.array as da
+import xarray as xr
+from pipeline.stages.common import dask_scheduler
+pool = []
+with dask_scheduler({"scheduler": "%s", "num_workers": 2}):
+    a = xr.DataArray(da.ones((64, 64), chunks=32), dims=("y", "x")).chunk({"y": 16})
+    total = float(a.sum().compute())
+    pool.append(dask.config.get("num_workers", None))
+print(total, pool[0], "distributed" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("scheduler", ["threads", "synchronous"])
+def test_local_schedulers_run_without_importing_distributed(scheduler):
+    # a fresh interpreter: this test process has imported distributed already
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _LOCAL_RUN % scheduler],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out == ["4096.0", "2" if scheduler == "threads" else "None", "False"]
