@@ -24,10 +24,25 @@ peak RSS is its ``ru_maxrss``. GDAL's block cache is capped at 128 MB (GDAL_CACH
 default, 5 % of RAM, otherwise adds up to ~0.3 GB of cached DEM blocks at 64 M cells). With
 whitebox-workflows, GRASS (``r.watershed``) or SAGA (``saga_cmd``) installed, the same file
 goes through them and the ratio is printed; otherwise "GRASS/SAGA not installed" (they are
-Debian packages, grass-core and saga; the machine below has no apt). Not a test: numbers
+Debian packages, grass-core and saga; ``apt-get install grass-core saga``). Not a test: numbers
 depend on the machine and its load.
 
-Measured here (2 cores shared with other jobs; the load average is printed with each line):
+Measured here (the load average is printed with each line):
+
+- 16 M cells, 2026-12-03, a quiet machine (``--sizes 16 --no-uncached --no-peers``, load
+  average 1.1, its own processes): cold, cached: D8 5.89 s wall (imports 0.80 s, LS 4.25 s),
+  7.32 s CPU, 793 MiB peak RSS; MFD 8.54 s wall (imports 0.98 s, LS 6.68 s), 10.25 s CPU,
+  863 MiB. Both within the ≤ 10 s / ≤ 1 GiB target. Warm (second LS in one process): D8
+  2.58 s, MFD 6.02 s. A second run the same way with the peers (load average 0.6-0.9, GRASS
+  GIS 8.2.1 and SAGA from Debian's grass-core and saga, whitebox-workflows 2.0.6 from PyPI,
+  installed for this run only): cold, cached D8 5.24 s (738 MiB), MFD 8.45 s (917 MiB); GRASS
+  ``r.watershed`` (MFD, LS output, import included) 14.29 s, so Shuibao's MFD LS in a fresh
+  process takes 0.59 × GRASS's time (warm 5.72 s: 0.40 ×); SAGA (fill, MFD accumulation,
+  slope, LS) 26.64 s (Shuibao warm / SAGA: D8 0.09, MFD 0.21); whitebox-workflows (fill with
+  flat resolution, D8 SCA, slope, sediment transport index) 260.45 s, most of it in its
+  depression filling of this DEM's many flats (rounded to 0.1 m).
+
+Earlier, with 2 cores shared with other jobs:
 
 - 16 M cells, 2026-12-02, this code, ``--child`` runs back to back (load average 4.0-4.1):
   cold, cached: D8 19.1 s wall, 12.0 s CPU, 755 MiB peak RSS; MFD 21.8 s wall, 16.0 s
@@ -257,25 +272,24 @@ def _timed_shell(cmd: list[str], cwd: Path) -> float | None:
 
 def peer_grass(path: Path) -> float | None:
     """GRASS GIS r.watershed (fill-free least-cost routing, MFD by default, LS output) on the
-    same file, in a temporary project, seconds including the import; None if absent.
-    Not run on the machine the figures come from (GRASS is not installed there)."""
+    same file, in a temporary location, seconds including the import; None if absent."""
     grass = shutil.which("grass")
     if grass is None:
         return None
     script = (
         f"r.in.gdal -o input={path} output=dem --quiet && g.region raster=dem && "
+        # threshold (cells): LS wants it; larger than the grid, so no channel stops a slope
         "r.watershed elevation=dem accumulation=acc length_slope=ls_grass max_slope_length=300 "
-        "memory=1000 --quiet"
+        "threshold=1000000000 memory=1000 --quiet"
     )
     return _timed_shell(
-        [grass, "--tmp-project", "EPSG:32650", "--exec", "bash", "-c", script], path.parent
+        [grass, "--tmp-location", "EPSG:32650", "--exec", "bash", "-c", script], path.parent
     )
 
 
 def peer_saga(path: Path) -> float | None:
     """SAGA GIS on the same file: fill sinks (Wang & Liu), flow accumulation (top-down,
-    MFD), slope, LS factor (Moore et al. / Desmet & Govers options), seconds; None if absent.
-    Not run on the machine the figures come from (SAGA is not installed there)."""
+    MFD), slope, LS factor (Moore et al. / Desmet & Govers options), seconds; None if absent."""
     saga = shutil.which("saga_cmd")
     if saga is None:
         return None
