@@ -9,6 +9,9 @@ and the cluster's task stream shows the work ran there.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import dask
 import numpy as np
 import pytest
@@ -95,9 +98,6 @@ print(total, pool[0], "distributed" in sys.modules)
 @pytest.mark.parametrize("scheduler", ["threads", "synchronous"])
 def test_local_schedulers_run_without_importing_distributed(scheduler):
     # a fresh interpreter: this test process has imported distributed already
-    import subprocess
-    import sys
-
     out = subprocess.run(
         [sys.executable, "-c", _LOCAL_RUN % scheduler],
         capture_output=True,

@@ -66,7 +66,7 @@ CODES = np.array([1, 2, 4, 8, 16, 32, 64, 128], dtype=np.uint8)
 OUTLET = np.uint8(0)
 NODATA = np.uint8(247)
 _UNSET = np.uint8(255)
-BAND_MIN_ROWS = 64  # fill_depressions: fewer rows per band are filled in one band
+BAND_MIN_ROWS = 64  # fill_depressions: rows per band at least (a smaller DEM: one band)
 _DECODE = np.full(256, -1, dtype=np.int64)
 for _k, _code in enumerate(CODES):
     _DECODE[_code] = _k

@@ -8,11 +8,11 @@ generator's (``pipeline.sources._demo_terrain``), the patch labelling
 the first process that calls one compiles it (tens of seconds of CPU for the whole set)
 and writes the machine code to ``__pycache__``; every later process loads it in
 milliseconds. Without this step the first ``make demo`` compiles them inside its jobs,
-several jobs at once. Here a tiny synthetic district (4 km at 30 m: 133 rows, enough for
-the two-block depression filling, which starts at 128 rows) goes through the demo
-generator and the LS step with D8 and MFD routing, which calls every kernel with the
-argument types (and memory layouts: numba compiles one version per layout) of a real run. Nothing is written outside a temporary folder and the
-numba caches; a second run takes a few seconds.
+several jobs at once. Here a tiny synthetic district (``SIZE_KM`` at ``RESOLUTION_M``)
+goes through the demo generator and the LS step with D8 and MFD routing, which calls
+every kernel with the argument types and memory layouts of a real run (numba compiles
+one version per layout). Nothing is written outside a temporary folder and the numba
+caches; a second run takes a few seconds.
 """
 
 from __future__ import annotations
